@@ -1,0 +1,267 @@
+"""MNIST and Fashion-MNIST as in-memory tensors, and a fast batch iterator over them.
+
+Legend: N examples, B batch, C classes (10).
+
+Where the files come from, in order: the `root` argument; the environment variable `A3LAB_DATA`;
+a per-user cache folder (`$XDG_CACHE_HOME/a3lab/data`, else `~/.cache/a3lab/data`), downloading there
+with torchvision when online. Set `A3LAB_OFFLINE=1` to never try a download.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+
+from a3lab.errors import DataError
+
+DATASETS = ("mnist", "fashion-mnist")
+CLASS_NAMES = {
+    "mnist": [str(i) for i in range(10)],
+    "fashion-mnist": [
+        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    ],
+}  # fmt: skip
+_FOLDERS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
+_IDX_MAGIC = {"images": 0x00000803, "labels": 0x00000801}
+
+
+def raw_files(name: str, train: bool) -> dict[str, str]:
+    """The IDX file names (relative to the data root) of one split, as torchvision lays them out."""
+    prefix = "train" if train else "t10k"
+    folder = f"{_FOLDERS[_check_name(name)]}/raw"
+    return {"images": f"{folder}/{prefix}-images-idx3-ubyte", "labels": f"{folder}/{prefix}-labels-idx1-ubyte"}
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "a3lab" / "data"
+
+
+def find_root(name: str, root: str | os.PathLike | None = None) -> tuple[Path, str]:
+    """Pick the data root and say why: ('argument' | 'A3LAB_DATA' | 'cache')."""
+    if root is not None:
+        return Path(root), "argument"
+    env = os.environ.get("A3LAB_DATA")
+    if env:
+        return Path(env), "A3LAB_DATA"
+    return default_cache_dir(), "cache"
+
+
+def _check_name(name: str) -> str:
+    if name not in DATASETS:
+        raise ValueError(f"--dataset must be one of {', '.join(DATASETS)}, got {name!r}")
+    return name
+
+
+def _missing_message(name: str, root: Path, source: str, train: bool) -> str:
+    files = ", ".join(raw_files(name, train).values())
+    return (
+        f"{name} not found under {root} (from {source}) and it could not be downloaded; "
+        f"set A3LAB_DATA to a folder holding {files}"
+    )
+
+
+def check_idx(path: str | os.PathLike, kind: Literal["images", "labels"]) -> list[int]:
+    """Check one uncompressed IDX file's magic number and size against its header, without reading it all.
+
+    Returns:
+        the dimensions from the header (`[N, rows, cols]` for images, `[N]` for labels).
+
+    Raises:
+        DataError: wrong magic number, truncated or oversized file, naming the file.
+    """
+    path = Path(path)
+    ndim = 3 if kind == "images" else 1
+    header_len = 4 + 4 * ndim
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        header = f.read(header_len)
+    if len(header) < header_len:
+        raise DataError(f"{path}: truncated IDX file ({size} bytes, the header alone needs {header_len})")
+    magic = int.from_bytes(header[:4], "big")
+    if magic != _IDX_MAGIC[kind]:
+        raise DataError(
+            f"{path}: not an IDX {kind} file (magic number {magic:#010x}, expected {_IDX_MAGIC[kind]:#010x})"
+        )
+    dims = [int.from_bytes(header[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    expected = header_len + int(np.prod(dims))
+    if size != expected:
+        what = "truncated" if size < expected else "has trailing bytes"
+        raise DataError(f"{path}: {what} IDX file ({size} bytes, its header {dims} says {expected})")
+    return dims
+
+
+def write_idx(path: str | os.PathLike, array: np.ndarray | torch.Tensor) -> Path:
+    """Write a uint8 array as an IDX file (`[N, rows, cols]` images or `[N]` labels); used by tests."""
+    arr = np.asarray(array, dtype=np.uint8)
+    kind = "images" if arr.ndim == 3 else "labels"
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = _IDX_MAGIC[kind].to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in arr.shape)
+    path.write_bytes(header + arr.tobytes())
+    return path
+
+
+def _torchvision_class(name: str):
+    from torchvision import datasets
+
+    return datasets.MNIST if name == "mnist" else datasets.FashionMNIST
+
+
+def load_images(
+    name: str, train: bool = True, root: str | os.PathLike | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Load a whole split into memory.
+
+    Args:
+        name: "mnist" or "fashion-mnist".
+        train: training split (60,000) or test split (10,000).
+        root: data folder in torchvision layout; default `A3LAB_DATA`, then the cache (downloading).
+
+    Returns:
+        images uint8 `[N, 28, 28]`, labels int64 `[N]`.
+
+    Raises:
+        DataError: files missing and no download possible, or a corrupt file (naming it).
+    """
+    images, labels, _ = _load(name, train, root)
+    return images, labels
+
+
+def _load(name: str, train: bool, root) -> tuple[torch.Tensor, torch.Tensor, Path]:
+    _check_name(name)
+    base, source = find_root(name, root)
+    files = {k: base / v for k, v in raw_files(name, train).items()}
+    if not all(p.is_file() for p in files.values()):
+        if source != "cache" or os.environ.get("A3LAB_OFFLINE") == "1":
+            raise DataError(_missing_message(name, base, source, train))
+        _download(name, base, train, source)
+    # Check the headers ourselves (one clear error naming the file), then let torchvision read the split.
+    n_images = check_idx(files["images"], "images")[0]
+    n_labels = check_idx(files["labels"], "labels")[0]
+    if n_images != n_labels:
+        raise DataError(f"{files['images']}: {n_images} images but {files['labels']} has {n_labels} labels")
+    try:
+        ds = _torchvision_class(name)(str(base), train=train, download=False)
+    except Exception as e:
+        raise DataError(f"{files['images'].parent}: torchvision could not read {name}: {e}") from None
+    return ds.data.contiguous(), ds.targets.long().contiguous(), files["images"].parent
+
+
+def _download(name: str, base: Path, train: bool, source: str) -> None:
+    try:
+        _torchvision_class(name)(str(base), train=train, download=True)
+    except Exception:
+        raise DataError(_missing_message(name, base, source, train)) from None
+
+
+def class_names(name: str) -> list[str]:
+    return CLASS_NAMES[_check_name(name)]
+
+
+# ----------------------------------------------------------------------------- batching
+
+Scale = Literal["unit", "standard", "symmetric"]
+# Per-data-set pixel statistics on the training split (in [0, 1] units), used by scale="standard".
+PIXEL_STATS = {"mnist": (0.1307, 0.3081), "fashion-mnist": (0.2860, 0.3530)}
+
+
+@dataclass
+class ImageBatches:
+    """Shuffled mini-batches over in-memory uint8 images; a new permutation every epoch.
+
+    The whole batch is indexed and normalised at once (no per-sample work). With `world_size > 1`
+    each rank takes its own shard of every epoch's permutation (same seed on every rank).
+
+    Shapes: yields x float32 `[B, 1, 28, 28]` and y int64 `[B]`.
+    """
+
+    images: torch.Tensor  # uint8 [N, 28, 28]
+    labels: torch.Tensor  # int64 [N]
+    batch_size: int = 64
+    shuffle: bool = True
+    drop_last: bool = False
+    scale: Scale = "unit"
+    mean: float = 0.5
+    std: float = 0.5
+    seed: int = 0
+    device: torch.device | str = "cpu"
+    rank: int = 0
+    world_size: int = 1
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"--batch-size must be >= 1, got {self.batch_size}")
+        if self.images.ndim != 3 or self.images.shape[0] != self.labels.shape[0]:
+            raise ValueError(
+                f"images must be [N, H, W] with N labels, got {tuple(self.images.shape)} and {tuple(self.labels.shape)}"
+            )
+        self.images = self.images.to(self.device)
+        self.labels = self.labels.to(self.device)
+        self.generator = torch.Generator().manual_seed(self.seed)
+        self.epoch = 0
+
+    @property
+    def shard_size(self) -> int:
+        return len(self.images) // self.world_size if self.world_size > 1 else len(self.images)
+
+    def __len__(self) -> int:
+        n = self.shard_size
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def normalise(self, x: torch.Tensor) -> torch.Tensor:
+        """uint8 `[B, 28, 28]` -> float `[B, 1, 28, 28]` in the configured scale."""
+        x = x.unsqueeze(1).float().div_(255.0)
+        if self.scale == "symmetric":
+            return x.mul_(2.0).sub_(1.0)  # [-1, 1], for tanh generators
+        if self.scale == "standard":
+            return x.sub_(self.mean).div_(self.std)
+        return x
+
+    def order(self) -> torch.Tensor:
+        """This epoch's index order for this rank (advances the seeded generator when shuffling)."""
+        n = len(self.images)
+        idx = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
+        if self.world_size > 1:
+            per = n // self.world_size
+            idx = idx[self.rank * per : (self.rank + 1) * per]
+        return idx.to(self.images.device)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        idx = self.order()
+        self.epoch += 1
+        for start in range(0, len(idx), self.batch_size):
+            batch = idx[start : start + self.batch_size]
+            if self.drop_last and len(batch) < self.batch_size:
+                break
+            yield self.normalise(self.images[batch]), self.labels[batch]
+
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.get_state(), "epoch": self.epoch}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
+        self.epoch = int(state["epoch"])
+
+
+def dataset_info(name: str, root: str | os.PathLike | None = None) -> dict:
+    """Counts per split and class, pixel mean/std (in [0, 1]), and where the files were found."""
+    info: dict = {"dataset": name, "classes": class_names(name), "splits": {}}
+    for split, train in (("train", True), ("test", False)):
+        images, labels, folder = _load(name, train, root)
+        x = images.double().div_(255.0)
+        info["location"] = str(folder)
+        info["splits"][split] = {
+            "count": len(labels),
+            "per_class": torch.bincount(labels, minlength=10).tolist(),
+            "pixel_mean": round(x.mean().item(), 4),
+            "pixel_std": round(x.std().item(), 4),
+        }
+    return info

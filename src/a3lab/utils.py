@@ -1,0 +1,144 @@
+"""Small helpers every area needs: seeding, device choice, atomic files, safe checkpoint loading."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from a3lab.errors import A3labError, CheckpointError
+
+DeviceName = Literal["auto", "cpu", "cuda"]
+
+
+def seed_everything(seed: int, rank: int = 0) -> None:
+    """Seed Python, NumPy and torch (all devices); each distributed rank gets `seed + rank`."""
+    if seed < 0:
+        raise ValueError(f"--seed must be >= 0, got {seed}")
+    s = seed + rank
+    random.seed(s)
+    np.random.seed(s % 2**32)
+    torch.manual_seed(s)
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """Turn `auto|cpu|cuda` (or `cuda:N`) into a device; `auto` picks CUDA when available."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise A3labError(f"--device {name} asked for, but no CUDA device is available (use --device cpu)")
+        return torch.device(name)
+    raise ValueError(f"--device must be auto, cpu or cuda, got {name!r}")
+
+
+def _atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+    """Write through a temp file in the same folder, then rename: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
+    """`torch.save` to a temp file, then rename into place."""
+    return _atomic_write(path, lambda p: torch.save(obj, p))
+
+
+def atomic_write_text(text: str, path: str | os.PathLike) -> Path:
+    return _atomic_write(path, lambda p: p.write_text(text))
+
+
+def write_json(obj: Any, path: str | os.PathLike) -> Path:
+    """Write indented JSON atomically."""
+    return atomic_write_text(json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n", path)
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, torch.Tensor):
+        return o.tolist()
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Any:
+    """Load a checkpoint without executing pickled code (`weights_only=True`).
+
+    Raises:
+        CheckpointError: the file is missing, truncated, corrupt or holds non-tensor objects.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # torch raises RuntimeError, UnpicklingError, EOFError, ... for bad files
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"cannot load checkpoint {path}: {first}") from None
+
+
+def get_rng_state() -> dict[str, Any]:
+    """All RNG states as tensors and plain values (loadable with `weights_only=True`)."""
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": _numpy_state_to_plain(np.random.get_state()),
+        "python": _python_state_to_plain(random.getstate()),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(_plain_to_numpy_state(state["numpy"]))
+    random.setstate(_plain_to_python_state(state["python"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _numpy_state_to_plain(s: tuple) -> dict[str, Any]:
+    return {"keys": torch.from_numpy(s[1].astype(np.int64)), "pos": int(s[2]), "gauss": [int(s[3]), float(s[4])]}
+
+
+def _plain_to_numpy_state(d: dict[str, Any]) -> tuple:
+    keys = d["keys"].numpy().astype(np.uint32)
+    return ("MT19937", keys, d["pos"], d["gauss"][0], d["gauss"][1])
+
+
+def _python_state_to_plain(s: tuple) -> dict[str, Any]:
+    version, internal, gauss = s
+    return {"version": version, "internal": torch.tensor(internal, dtype=torch.int64), "gauss": gauss}
+
+
+def _plain_to_python_state(d: dict[str, Any]) -> tuple:
+    return (d["version"], tuple(int(v) for v in d["internal"].tolist()), d["gauss"])
+
+
+def progress(iterable=None, *, total: int | None = None, desc: str = "", disable: bool | None = None, **kw):
+    """A tqdm progress bar on stderr; quiet when not attached to a terminal unless A3LAB_PROGRESS=1."""
+    from tqdm.auto import tqdm
+
+    if disable is None:
+        forced = os.environ.get("A3LAB_PROGRESS")
+        disable = (forced == "0") if forced is not None else None  # None: tqdm hides itself off a TTY
+    return tqdm(iterable, total=total, desc=desc, disable=disable, leave=False, dynamic_ncols=True, **kw)
