@@ -1,0 +1,45 @@
+"""`a3lab report`: run the four problems' experiments and write the report, claim by claim."""
+
+from __future__ import annotations
+
+import argparse
+
+from a3lab.commands import add_common
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="run the experiments and write the report (HTML, Markdown, JSON)")
+    p.add_argument("--preset", choices=["quick", "full"], default="quick", help="experiment budget (default: quick)")
+    p.add_argument("--out", default="report", help="output folder (default: report)")
+    p.add_argument(
+        "--only", default=None, help="comma-separated sections to run; the others are reused from --out if stored"
+    )
+    p.add_argument("--force", action="store_true", help="re-run sections even when their inputs are unchanged")
+    p.add_argument("--list", action="store_true", help="list the sections and claims, then exit")
+    add_common(p)
+    p.set_defaults(func=cmd_report)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from a3lab.report import CLAIMS, SECTIONS, build_report
+    from a3lab.utils import resolve_device, seed_everything
+
+    if args.list:
+        for s in SECTIONS:
+            print(f"section {s.name:<16} {s.title}  ({s.entry})")
+        for c in CLAIMS:
+            print(f"claim {c.number}: {c.claim}  [sections: {', '.join(c.sections)}]")
+        return 0
+    only = tuple(x.strip() for x in args.only.split(",") if x.strip()) if args.only else None
+    device = str(resolve_device(args.device))
+    seed_everything(args.seed)
+    verdicts, records = build_report(args.preset, args.out, device=device, seed=args.seed, only=only, force=args.force)
+    print(f"{'#':>2}  {'verdict':<13} claim")
+    for v in verdicts:
+        print(f"{v.number:>2}  {v.verdict:<13} {v.claim}")
+    print(f"wrote {args.out}/index.html, {args.out}/report.md and {args.out}/results.json")
+    failed = [n for n, r in records.items() if r.get("status") == "failed"]
+    if failed:
+        print(f"failed sections: {', '.join(failed)} (see the report)")
+        return 1
+    return 0
