@@ -15,6 +15,7 @@ import importlib
 import importlib.util
 import json
 import math
+import re
 import shutil
 import sys
 import time
