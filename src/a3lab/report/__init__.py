@@ -1,0 +1,211 @@
+"""The report: every claim of the write-up next to the measurement that supports or refutes it.
+
+`build_report` runs (or reuses) each section's experiment through one entry point per area,
+`render` turns the results into `index.html` (self-contained: images embedded), `report.md` (PNGs beside
+it) and `results.json` (every number shown). Verdicts are computed from the numbers by the rules stated
+next to them, never written by hand. A section that fails shows its error; the rest still renders.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import json
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from a3lab import __version__
+from a3lab.report.browser import browser_check, find_chromium
+from a3lab.report.claims import CLAIMS, Claim, Verdict, judge
+from a3lab.report.render import document, to_html, to_markdown
+from a3lab.utils import atomic_write_text, write_json
+
+__all__ = [
+    "CLAIMS",
+    "PRESETS",
+    "SECTIONS",
+    "Claim",
+    "SectionSpec",
+    "Verdict",
+    "browser_check",
+    "build_report",
+    "find_chromium",
+    "render",
+    "run_section",
+]
+
+PRESETS = ("quick", "full")
+
+
+# ----------------------------------------------------------------------------- sections
+
+
+@dataclass(frozen=True)
+class SectionSpec:
+    """One experiment of the report, run through `entry(preset, out_dir, device=, seed=) -> dict`."""
+
+    name: str
+    title: str
+    entry: str
+    """"module:function" of the area's report entry point"""
+    sources: tuple[str, ...]
+    """modules whose source code is part of the cache key (a change re-runs the section)"""
+
+
+SECTIONS: tuple[SectionSpec, ...] = (
+    SectionSpec(
+        "classifiers",
+        "Image classifiers",
+        "a3lab.classifiers:report_experiment",
+        ("a3lab.classifiers", "a3lab.data"),
+    ),
+    SectionSpec("sequences", "Sequence tasks", "a3lab.sequences:report_experiment", ("a3lab.sequences", "a3lab.rnn")),
+    SectionSpec("rnn", "The hand-wired RNN", "a3lab.rnn:report_experiment", ("a3lab.rnn",)),
+    SectionSpec(
+        "attention_cost",
+        "Attention cost",
+        "a3lab.attention_bench:report_experiment",
+        ("a3lab.attention", "a3lab.attention_bench"),
+    ),
+    SectionSpec(
+        "attention_tasks",
+        "Attention tasks",
+        "a3lab.attention_tasks:report_experiment",
+        ("a3lab.attention", "a3lab.attention_tasks", "a3lab.data"),
+    ),
+    SectionSpec(
+        "gan",
+        "GAN and conditional GAN",
+        "a3lab.gan_eval:report_experiment",
+        ("a3lab.gan", "a3lab.gan_eval", "a3lab.metrics", "a3lab.classifiers", "a3lab.data"),
+    ),
+)
+SECTION_NAMES = tuple(s.name for s in SECTIONS)
+
+
+def source_digest(modules: tuple[str, ...]) -> str:
+    """sha256 over the source files of the given modules (all files of a package)."""
+    h = hashlib.sha256()
+    for name in modules:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            h.update(f"{name}:missing".encode())
+            continue
+        origin = Path(spec.origin)
+        files = sorted(origin.parent.rglob("*.py")) if origin.name == "__init__.py" else [origin]
+        for f in files:
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def section_key(spec: SectionSpec, preset: str, device: str, seed: int) -> str:
+    """What a section's result depends on: reuse a stored result only when this is unchanged."""
+    inputs = {"section": spec.name, "preset": preset, "device": device, "seed": seed, "version": __version__}
+    inputs["source"] = source_digest(spec.sources)
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def run_section(spec: SectionSpec, preset: str, out_dir: Path, device: str, seed: int, force: bool) -> dict:
+    """Run one section (or reuse its stored result); never raises for a failing experiment.
+
+    Returns a record: {"name", "status": "ok"|"reused"|"failed", "key", "seconds", "result", "error"}.
+    """
+    record_path = out_dir / "sections" / f"{spec.name}.json"
+    key = section_key(spec, preset, device, seed)
+    if not force and record_path.is_file():
+        try:
+            old = json.loads(record_path.read_text())
+        except json.JSONDecodeError:
+            old = {}
+        if old.get("key") == key and old.get("status") in ("ok", "reused"):
+            return {**old, "status": "reused"}
+    section_dir = out_dir / spec.name
+    section_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    record: dict[str, Any] = {"name": spec.name, "key": key, "preset": preset, "result": None, "error": None}
+    try:
+        module_name, func_name = spec.entry.split(":")
+        entry = getattr(importlib.import_module(module_name), func_name)
+        result = entry(preset, section_dir, device=device, seed=seed)
+        json.dumps(result)  # a result the report cannot store is a failure of that section
+        record.update(status="ok", result=result)
+    except Exception as e:
+        record.update(status="failed", error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc())
+    record["seconds"] = round(time.perf_counter() - t0, 1)
+    write_json(record, record_path)
+    return record
+
+
+# ----------------------------------------------------------------------------- building it
+
+
+def render(records: dict[str, dict], meta: dict, out_dir: Path) -> list[Verdict]:
+    """Write index.html, report.md and results.json from the sections' records; return the verdicts."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    verdicts = [judge(c, records) for c in CLAIMS]
+    blocks = document(records, verdicts, meta, {s.name: s.title for s in SECTIONS})
+    atomic_write_text(to_markdown(blocks), out_dir / "report.md")
+    atomic_write_text(to_html(blocks, out_dir), out_dir / "index.html")
+    write_json(
+        {
+            "meta": meta,
+            "verdicts": [asdict(v) for v in verdicts],
+            "sections": {
+                n: {k: rec.get(k) for k in ("status", "seconds", "key", "error", "result")}
+                for n, rec in records.items()
+            },
+        },
+        out_dir / "results.json",
+    )
+    return verdicts
+
+
+def build_report(
+    preset: str = "quick",
+    out_dir: str | Path = "report",
+    device: str = "cpu",
+    seed: int = 0,
+    only: tuple[str, ...] | None = None,
+    force: bool = False,
+    log: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True),
+) -> tuple[list[Verdict], dict[str, dict]]:
+    """Run (or reuse) the sections, then render the report. Sections not in `only` are reused if stored."""
+    import torch
+
+    if preset not in PRESETS:
+        raise ValueError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+    unknown = set(only or ()) - set(SECTION_NAMES)
+    if unknown:
+        raise ValueError(f"--only: unknown section(s) {', '.join(sorted(unknown))}; known: {', '.join(SECTION_NAMES)}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    records: dict[str, dict] = {}
+    for i, spec in enumerate(SECTIONS, 1):
+        stored = out_dir / "sections" / f"{spec.name}.json"
+        if only and spec.name not in only:
+            if stored.is_file():
+                records[spec.name] = {**json.loads(stored.read_text()), "status": "reused"}
+            continue
+        log(f"[{i}/{len(SECTIONS)}] {spec.title} ({spec.name}) ...")
+        rec = run_section(spec, preset, out_dir, device, seed, force)
+        records[spec.name] = rec
+        status = rec["status"] + (f": {rec['error']}" if rec["status"] == "failed" else "")
+        log(f"[{i}/{len(SECTIONS)}] {spec.title}: {status} ({rec.get('seconds', 0)} s)")
+    meta = {
+        "preset": preset,
+        "device": device,
+        "seed": seed,
+        "version": __version__,
+        "torch": torch.__version__,
+        "generated": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
+    verdicts = render(records, meta, out_dir)
+    return verdicts, records
