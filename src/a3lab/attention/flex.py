@@ -1,0 +1,139 @@
+"""The sliding window through `torch.nn.attention.flex_attention`: compiled kernel, cached block masks.
+
+Legend: B batch, H heads, N tokens, D head dim, W one-sided window, d dilation.
+
+Paper: Beltagy et al. 2020 (Longformer). FlexAttention must be compiled to be fast (the first call per shape
+compiles, seconds to a minute on CPU); its block mask is built once per shape and options and cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Callable
+
+import torch
+
+
+def flex_available() -> bool:
+    """Whether this PyTorch has FlexAttention."""
+    try:
+        import torch.nn.attention.flex_attention  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+_BLOCK_MASKS: OrderedDict[tuple, object] = OrderedDict()
+_BLOCK_MASK_CACHE_SIZE = 16
+_COMPILED_FLEX: list = []
+
+
+def _flex_kernel() -> Callable[..., torch.Tensor]:
+    """`flex_attention` compiled once per process (torch.compile then specialises per shape)."""
+    if not _COMPILED_FLEX:
+        from torch.nn.attention.flex_attention import flex_attention
+
+        _COMPILED_FLEX.append(torch.compile(flex_attention, dynamic=False))
+    return _COMPILED_FLEX[0]
+
+
+def _mask_key(mask: torch.Tensor | None) -> tuple | None:
+    if mask is None:
+        return None
+    return (tuple(mask.shape), hashlib.sha1(mask.to(torch.uint8).cpu().numpy().tobytes()).hexdigest())
+
+
+def flex_block_mask(
+    B: int,
+    N: int,
+    window: int,
+    dilation: int,
+    global_mask: torch.Tensor | None,
+    key_padding_mask: torch.Tensor | None,
+    causal: bool,
+    device: torch.device,
+):
+    """The FlexAttention `BlockMask` of the sliding-window contract, built once per shape and masks, cached.
+
+    Building it costs seconds on CPU for long sequences, so it is kept (LRU, 16 entries) keyed on the shape,
+    the options and the contents of the masks.
+
+    Shapes: masks bool `[B, N]`.
+    """
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    key = (B, N, window, dilation, causal, str(device), _mask_key(global_mask), _mask_key(key_padding_mask))
+    if key in _BLOCK_MASKS:
+        _BLOCK_MASKS.move_to_end(key)
+        return _BLOCK_MASKS[key]
+    reach = window * dilation
+
+    def mask_mod(b, h, q_idx, kv_idx):
+        offset = q_idx - kv_idx
+        allowed = (offset.abs() <= reach) & (offset % dilation == 0)
+        if global_mask is not None:
+            allowed = allowed | global_mask[b, q_idx] | global_mask[b, kv_idx]
+        if key_padding_mask is not None:
+            allowed = allowed & ~key_padding_mask[b, kv_idx]
+        if causal:
+            allowed = allowed & (offset >= 0)
+        return allowed
+
+    if global_mask is None and key_padding_mask is None:
+        block_mask = _band_block_mask(mask_mod, N, reach, dilation, causal, device)
+    else:
+        block_mask = create_block_mask(mask_mod, B, None, N, N, device=str(device))
+    _BLOCK_MASKS[key] = block_mask
+    if len(_BLOCK_MASKS) > _BLOCK_MASK_CACHE_SIZE:
+        _BLOCK_MASKS.popitem(last=False)
+    return block_mask
+
+
+def _band_block_mask(mask_mod, N: int, reach: int, dilation: int, causal: bool, device: torch.device, size: int = 128):
+    """A band's BlockMask from block arithmetic, O((N / 128)^2) instead of evaluating mask_mod on N x N pairs.
+
+    Query block i and key block j hold offsets q - kv in [(i - j) * S - (S - 1), (i - j) * S + (S - 1)]:
+    the block is skipped when that range misses the band [-reach, reach] (or [0, reach] when causal), full
+    when it lies inside it (no dilation, no ragged tail), and partial (mask_mod applied) otherwise.
+    """
+    from torch.nn.attention.flex_attention import BlockMask
+
+    nblocks = -(-N // size)
+    i = torch.arange(nblocks, device=device)
+    gap = (i[:, None] - i[None, :]) * size  # (nq, nkv)
+    lo, hi = gap - (size - 1), gap + (size - 1)
+    band_lo = 0 if causal else -reach
+    touched = (hi >= band_lo) & (lo <= reach)
+    ragged = (i[:, None] == nblocks - 1) | (i[None, :] == nblocks - 1) if N % size else torch.zeros_like(touched)
+    full = touched & (lo >= band_lo) & (hi <= reach) & (dilation == 1) & ~ragged
+    partial = touched & ~full
+
+    def indices(blocks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        count = blocks.sum(-1).to(torch.int32)  # (nq,)
+        order = torch.argsort((~blocks).to(torch.int8), dim=-1, stable=True).to(torch.int32)  # used blocks first
+        return count[None, None], order[None, None]  # (1, 1, nq), (1, 1, nq, nkv)
+
+    kv_num, kv_idx = indices(partial)
+    full_num, full_idx = indices(full)
+    return BlockMask.from_kv_blocks(kv_num, kv_idx, full_num, full_idx, BLOCK_SIZE=size, mask_mod=mask_mod,
+                                    seq_lengths=(N, N))  # fmt: skip
+
+
+def flex_sliding_window(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    window: int,
+    dilation: int,
+    global_mask: torch.Tensor | None,
+    key_padding_mask: torch.Tensor | None,
+    causal: bool,
+) -> torch.Tensor:
+    """The sliding-window contract through compiled FlexAttention and a cached block mask.
+
+    Shapes: q, k, v `[B, H, N, D]`, masks `[B, N]` -> `[B, H, N, D]`.
+    """
+    B, _, N, _ = q.shape
+    block_mask = flex_block_mask(B, N, window, dilation, global_mask, key_padding_mask, causal, q.device)
+    return _flex_kernel()(q, k, v, block_mask=block_mask)

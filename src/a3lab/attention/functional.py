@@ -1,0 +1,515 @@
+"""Attention as pure functions on q, k, v `[B, H, N, D]`: full, sliding window (Longformer), Linformer.
+
+Legend: B batch, H heads, N tokens, D head dim, W one-sided window, d dilation, K Linformer rank,
+G global tokens per sequence, C query block, L = C + 2W keys seen by one query block, M = ceil(N / d).
+
+Papers: Vaswani et al. 2017; Beltagy et al. 2020 (Longformer, arXiv:2004.05150); Wang et al. 2020 (Linformer,
+arXiv:2006.04768). See the package docstring for how the sliding window stays O(N * W).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+from a3lab.attention.flex import flex_available, flex_sliding_window
+
+Kind = Literal["full", "sliding", "linformer"]
+Sharing = Literal["none", "headwise", "key-value", "layerwise"]
+Backend = Literal["auto", "blocked", "matmul", "flex"]
+
+KINDS = ("full", "sliding", "linformer")
+SHARINGS = ("none", "headwise", "key-value", "layerwise")
+BACKENDS = ("auto", "blocked", "matmul", "flex")
+
+# ----------------------------------------------------------------------------------------------------------------
+# validation helpers
+
+
+def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[int, int, int, int]:
+    if q.dim() != 4:
+        raise ValueError(f"q must be [B, H, N, D], got shape {tuple(q.shape)}")
+    if k.shape != q.shape or v.shape != q.shape:
+        raise ValueError(
+            f"q, k and v must have the same shape [B, H, N, D], got {tuple(q.shape)}, {tuple(k.shape)}, "
+            f"{tuple(v.shape)}"
+        )
+    if not (q.dtype == k.dtype == v.dtype and q.device == k.device == v.device):
+        raise ValueError("q, k and v must share one dtype and device")
+    B, H, N, D = q.shape
+    if N < 1 or D < 1:
+        raise ValueError(f"q, k and v need at least one token and one feature, got shape {tuple(q.shape)}")
+    return B, H, N, D
+
+
+def _check_mask(mask: torch.Tensor | None, name: str, B: int, N: int, device: torch.device) -> torch.Tensor | None:
+    if mask is None:
+        return None
+    if mask.shape != (B, N):
+        raise ValueError(f"{name} must have shape [B, N] = [{B}, {N}], got {tuple(mask.shape)}")
+    if mask.dtype != torch.bool:
+        raise ValueError(f"{name} must be a bool tensor (True = {_MASK_MEANING[name]}), got {mask.dtype}")
+    return mask.to(device)
+
+
+_MASK_MEANING = {"key_padding_mask": "padding", "global_mask": "global token"}
+
+
+def _check_positive(name: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"--{name.replace('_', '-')} must be an integer >= 1, got {value!r}")
+
+
+def _zero_padded_queries(out: torch.Tensor, key_padding_mask: torch.Tensor | None) -> torch.Tensor:
+    """Outputs at padded positions are defined as zero (`where`, so no NaN or gradient leaks through)."""
+    if key_padding_mask is None:
+        return out
+    return out.masked_fill(key_padding_mask[:, None, :, None], 0.0)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# full attention
+
+
+def full_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    key_padding_mask: torch.Tensor | None = None,
+    causal: bool = False,
+    *,
+    dropout_p: float = 0.0,
+) -> torch.Tensor:
+    """softmax(q k^T / sqrt(D)) v through PyTorch's fused `scaled_dot_product_attention`.
+
+    Args:
+        q, k, v: queries, keys, values.
+        key_padding_mask: bool `[B, N]`, True = padding: never attended, and the output there is zero.
+        causal: query i attends only keys j <= i.
+        dropout_p: dropout on the attention probabilities (pass 0 at evaluation).
+
+    Shapes: q, k, v `[B, H, N, D]` -> `[B, H, N, D]`.
+    """
+    B, _, N, _ = _check_qkv(q, k, v)
+    kpm = _check_mask(key_padding_mask, "key_padding_mask", B, N, q.device)
+    if kpm is None:
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=causal)
+    allowed = ~kpm[:, None, None, :]  # [B, 1, 1, N]
+    if causal:
+        allowed = allowed & torch.ones(N, N, dtype=torch.bool, device=q.device).tril()  # [B, 1, N, N]
+    # padded query rows attend everything (so no row is empty and SDPA has no NaN); they are zeroed below
+    allowed = allowed | kpm[:, None, :, None]
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=dropout_p)
+    return _zero_padded_queries(out, kpm)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# sliding window
+
+
+def default_block_size(window: int, n: int, grad: bool = False) -> int:
+    """Query block C: each block sees C + 2W keys, of which 2W + 1 per query are in the band.
+
+    Smaller blocks waste less work ((C + 2W) / (2W + 1) - 1) but make smaller kernels. On CPU the forward is
+    fastest at W / 4 and forward + backward at W / 2 (the backward sums the overlapping key windows, which
+    grow as C shrinks); at least 16. Measured on the shared 2-core CPU, 1 thread, B=1 H=12 D=64 W=128
+    N=4096: forward C=16/32/64: 311/241/363 ms; forward+backward C=32/64/128/256: 1.60/1.12/1.18/1.44 s.
+    """
+    return max(1, min(n, max(16, window // 2 if grad else window // 4)))
+
+
+def _band_geometry(N: int, window: int, block_size: int | None, grad: bool = False) -> tuple[int, int, int]:
+    """(C, number of blocks, L) for a band over N tokens."""
+    C = min(block_size or default_block_size(window, N, grad), N)
+    return C, -(-N // C), C + 2 * window
+
+
+def _band_allowed(
+    key_valid: torch.Tensor | None, B: int, N: int, window: int, C: int, causal: bool, device: torch.device
+) -> torch.Tensor:
+    """Which of the L keys around each query block each query may see (in range, in band, not padding).
+
+    Key column l of query row c in block b is token b*C - W + l, at offset l - c - W from the query.
+
+    Shapes: key_valid `[B, N]` or None -> `[B, nb, C, L]` (B = 1 when key_valid is None).
+    """
+    C, nb, L = _band_geometry(N, window, C)
+    rel = torch.arange(L, device=device)[None, :] - torch.arange(C, device=device)[:, None]  # (C, L): l - c
+    band = (rel >= 0) & (rel <= (window if causal else 2 * window))
+    valid = key_valid if key_valid is not None else torch.ones(1, N, dtype=torch.bool, device=device)
+    valid = F.pad(valid, (window, nb * C - N + window), value=False).unfold(1, L, C)  # (B, nb, L)
+    return band & valid[:, :, None, :]
+
+
+def _additive(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A bool mask as an additive float mask; finfo.min (not -inf) keeps fully masked rows finite."""
+    return torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill(~allowed, torch.finfo(dtype).min)
+
+
+def _windows(x: torch.Tensor, window: int, C: int, nb: int) -> torch.Tensor:
+    """The L = C + 2W keys around each query block, as a strided view of the zero-padded sequence.
+
+    Shapes: `[B, H, N, D]` -> `[B, H, nb, L, D]`.
+    """
+    B, H, N, D = x.shape
+    L = C + 2 * window
+    left = x.new_zeros(B, H, window, D)
+    right = x.new_zeros(B, H, nb * C - N + window, D)
+    padded = torch.cat([left, x, right], dim=2)  # one pass (F.pad fills, then copies)
+    return padded.unfold(2, L, C).transpose(-1, -2)  # (B, H, nb, L, D), overlapping views
+
+
+def _band_sdpa(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    window: int,
+    key_valid: torch.Tensor | None,
+    causal: bool,
+    block_size: int | None,
+    dropout_p: float,
+    extra: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """Band |i - j| <= W through the fused `scaled_dot_product_attention` kernel, one call for all blocks.
+
+    Each block of C queries is one "batch" entry whose keys are the L tokens around it, a strided view of k:
+    the kernel's own tiling and online softmax then run on O(N * L) work instead of O(N^2).
+    `extra` = (k_extra, v_extra, allowed_extra) adds keys every block sees (the global tokens), so one
+    softmax covers band and globals.
+
+    Shapes: q, k, v `[B, H, N, D]`, key_valid `[B, N]`, extra `[B, H, G, D]` x 2 and bool `[B, N, G]`
+        -> `[B, H, N, D]`.
+    """
+    B, H, N, D = q.shape
+    grad = torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad)
+    C, nb, L = _band_geometry(N, window, block_size, grad)
+    Np = nb * C
+    allowed = _band_allowed(key_valid, B, N, window, C, causal, q.device)  # (B or 1, nb, C, L)
+    qb = (q if Np == N else F.pad(q, (0, 0, 0, Np - N))).view(B, H, nb, C, D)
+    kw, vw = _windows(k, window, C, nb), _windows(v, window, C, nb)  # (B, H, nb, L, D)
+    if extra is None and key_valid is None:
+        # the mask is the same for every sequence: fold B into the heads, no copy of the windows
+        mask = _additive(allowed[0], q.dtype)[:, None]  # (nb, 1, C, L)
+        out = F.scaled_dot_product_attention(
+            qb.flatten(0, 1).transpose(0, 1),  # (nb, B*H, C, D)
+            kw.flatten(0, 1).transpose(0, 1),  # (nb, B*H, L, D)
+            vw.flatten(0, 1).transpose(0, 1),
+            attn_mask=mask,
+            dropout_p=dropout_p,
+        )  # (nb, B*H, C, D)
+        return out.transpose(0, 1).reshape(B, H, Np, D)[:, :, :N]
+    # the mask differs per sequence: blocks of all sequences become the batch (a view when B = 1)
+    qb = qb.transpose(1, 2).reshape(B * nb, H, C, D)
+    kw = kw.transpose(1, 2).reshape(B * nb, H, L, D)
+    vw = vw.transpose(1, 2).reshape(B * nb, H, L, D)
+    if extra is not None:
+        k_extra, v_extra, allowed_extra = extra
+        G = k_extra.shape[2]
+        k_extra = k_extra[:, None].expand(B, nb, H, G, D).reshape(B * nb, H, G, D)
+        v_extra = v_extra[:, None].expand(B, nb, H, G, D).reshape(B * nb, H, G, D)
+        kw, vw = torch.cat([kw, k_extra], dim=2), torch.cat([vw, v_extra], dim=2)  # (B*nb, H, L+G, D)
+        allowed_extra = F.pad(allowed_extra, (0, 0, 0, Np - N)).view(B, nb, C, G)
+        allowed = torch.cat([allowed.expand(B, nb, C, L), allowed_extra], dim=-1)  # (B, nb, C, L+G)
+    mask = _additive(allowed, q.dtype).reshape(B * nb, 1, C, -1)
+    out = F.scaled_dot_product_attention(qb, kw, vw, attn_mask=mask, dropout_p=dropout_p)  # (B*nb, H, C, D)
+    return out.view(B, nb, H, C, D).transpose(1, 2).reshape(B, H, Np, D)[:, :, :N]
+
+
+def _band_matmul(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    window: int,
+    key_valid: torch.Tensor | None,
+    causal: bool,
+    block_size: int | None,
+    dropout_p: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The same band written out: scores of each query block against its L keys, softmax, values.
+
+    The manual path beside the fused one: it also returns the log-sum-exp of each row's scores, so that
+    global tokens can be merged with a second partial softmax. q must already carry the 1/sqrt(D) scale.
+
+    Shapes: q, k, v `[B, H, N, D]`, key_valid `[B, N]` -> `[B, H, N, D]`, lse `[B, H, N]`.
+    """
+    B, H, N, D = q.shape
+    C, nb, _ = _band_geometry(N, window, block_size)
+    Np = nb * C
+    qb = F.pad(q, (0, 0, 0, Np - N)).view(B, H, nb, C, D)
+    scores = qb @ _windows(k, window, C, nb).transpose(-1, -2)  # (B, H, nb, C, L)
+    allowed = _band_allowed(key_valid, B, N, window, C, causal, q.device)  # (B or 1, nb, C, L)
+    scores = scores.masked_fill(~allowed[:, None], torch.finfo(scores.dtype).min)
+    lse = torch.logsumexp(scores, dim=-1).reshape(B, H, Np)[:, :, :N]
+    probs = torch.softmax(scores, dim=-1)
+    if dropout_p > 0:
+        probs = F.dropout(probs, dropout_p)
+    out = (probs @ _windows(v, window, C, nb)).reshape(B, H, Np, D)[:, :, :N]  # (B, H, N, D)
+    return out, lse
+
+
+def _regroup(x: torch.Tensor, d: int) -> torch.Tensor:
+    """Tokens regrouped by position mod d: a dilated band becomes d ordinary bands.
+
+    Shapes: `[B, H, N, D]` -> `[B * d, H, M, D]` with M = ceil(N / d) (tail padded with zeros).
+    """
+    B, H, N, D = x.shape
+    M = -(-N // d)
+    x = F.pad(x, (0, 0, 0, M * d - N)).view(B, H, M, d, D)  # token m * d + r
+    return x.permute(0, 3, 1, 2, 4).reshape(B * d, H, M, D)  # (B * d, H, M, D): residue r, lattice index m
+
+
+def _regroup_seq(x: torch.Tensor, d: int, fill: bool | float = False) -> torch.Tensor:
+    """`_regroup` for per-token tables: `[B, N, *rest]` -> `[B * d, M, *rest]` (tail filled with `fill`)."""
+    B, N = x.shape[:2]
+    rest = x.shape[2:]
+    M = -(-N // d)
+    pad = [0, 0] * len(rest) + [0, M * d - N]
+    x = F.pad(x, pad, value=fill).view(B, M, d, *rest)  # token m * d + r
+    return x.transpose(1, 2).reshape(B * d, M, *rest)
+
+
+def _ungroup(x: torch.Tensor, d: int, N: int) -> torch.Tensor:
+    """Inverse of `_regroup`: `[B * d, H, M, *rest]` -> `[B, H, N, *rest]`."""
+    Bd, H, M = x.shape[:3]
+    rest = x.shape[3:]
+    x = x.view(Bd // d, d, H, M, *rest).movedim(1, 3)  # (B, H, M, d, *rest)
+    return x.reshape(Bd // d, H, M * d, *rest)[:, :, :N]
+
+
+class _Globals:
+    """Global tokens of a batch: their positions (padded to the largest count G) and which keys they offer.
+
+    Shapes: indices, slot_valid, key_ok `[B, G]`.
+    """
+
+    def __init__(self, global_mask: torch.Tensor, key_padding_mask: torch.Tensor | None) -> None:
+        counts = global_mask.sum(1)  # (B,)
+        self.G = int(counts.max())
+        order = torch.argsort((~global_mask).to(torch.int8), dim=1, stable=True)  # global positions first
+        self.indices = order[:, : self.G]
+        self.slot_valid = torch.arange(self.G, device=global_mask.device)[None, :] < counts[:, None]
+        self.key_ok = self.slot_valid
+        if key_padding_mask is not None:
+            self.key_ok = self.key_ok & ~key_padding_mask.gather(1, self.indices)
+
+    def gather(self, x: torch.Tensor) -> torch.Tensor:
+        """`[B, H, N, D]` -> `[B, H, G, D]`: the rows of the global tokens."""
+        B, H, _, D = x.shape
+        return x.gather(2, self.indices[:, None, :, None].expand(B, H, self.G, D))
+
+    def allowed_outside_band(self, N: int, window: int, dilation: int, causal: bool) -> torch.Tensor:
+        """Which global keys each query sees besides its band (those in the band are counted there).
+
+        Shapes: -> `[B, N, G]`.
+        """
+        offset = torch.arange(N, device=self.indices.device)[None, :, None] - self.indices[:, None, :]  # i - j
+        in_band = (offset.abs() <= window * dilation) & (offset % dilation == 0)
+        allowed = self.key_ok[:, None, :] & ~in_band
+        return allowed & (offset >= 0) if causal else allowed
+
+    def full_rows(
+        self,
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        out: torch.Tensor,
+        key_padding_mask: torch.Tensor | None,
+        causal: bool,
+        dropout_p: float,
+    ) -> torch.Tensor:
+        """Replace each global query's row of `out` by its attention over every key.
+
+        Shapes: q, k, v, out `[B, H, N, D]` -> `[B, H, N, D]`.
+        """
+        B, H, N, D = q.shape
+        allowed = torch.ones(B, self.G, N, dtype=torch.bool, device=q.device)
+        if key_padding_mask is not None:
+            allowed &= ~key_padding_mask[:, None, :]
+        if causal:
+            allowed &= torch.arange(N, device=q.device)[None, None, :] <= self.indices[:, :, None]
+        allowed |= ~self.slot_valid[:, :, None]  # filler slots: anything finite, dropped below
+        rows = F.scaled_dot_product_attention(
+            self.gather(q), k, v, attn_mask=allowed[:, None], dropout_p=dropout_p
+        )  # (B, H, G, D)
+        target = torch.where(self.slot_valid, self.indices, N)[:, None, :, None].expand(B, H, self.G, D)
+        # filler slots write into an extra row N that is dropped
+        return torch.cat([out, out.new_zeros(B, H, 1, D)], dim=2).scatter(2, target, rows)[:, :, :N]
+
+
+def _merge_by_lse(
+    band_out: torch.Tensor,
+    band_lse: torch.Tensor,
+    q: torch.Tensor,
+    k_glob: torch.Tensor,
+    v_glob: torch.Tensor,
+    allowed: torch.Tensor,
+    dropout_p: float,
+) -> torch.Tensor:
+    """Combine the band's softmax with a second partial softmax over the global keys by log-sum-exp.
+
+    out = (e^lse_band o_band + e^lse_glob o_glob) / (e^lse_band + e^lse_glob); q carries the 1/sqrt(D) scale.
+
+    Shapes: band_out, q `[B, H, N, D]`, band_lse `[B, H, N]`, k_glob, v_glob `[B, H, G, D]`,
+        allowed `[B, N, G]` -> `[B, H, N, D]`.
+    """
+    scores = (q @ k_glob.transpose(-1, -2)).masked_fill(~allowed[:, None], torch.finfo(q.dtype).min)  # (B,H,N,G)
+    glob_lse = torch.logsumexp(scores, dim=-1).masked_fill(~allowed.any(-1)[:, None], -math.inf)  # (B, H, N)
+    probs = torch.softmax(scores, dim=-1)
+    if dropout_p > 0:
+        probs = F.dropout(probs, dropout_p)
+    lse = torch.logaddexp(band_lse, glob_lse)
+    return torch.exp(band_lse - lse)[..., None] * band_out + torch.exp(glob_lse - lse)[..., None] * (probs @ v_glob)
+
+
+def sliding_window_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    window: int,
+    dilation: int = 1,
+    global_mask: torch.Tensor | None = None,
+    key_padding_mask: torch.Tensor | None = None,
+    causal: bool = False,
+    *,
+    backend: Backend = "auto",
+    block_size: int | None = None,
+    dropout_p: float = 0.0,
+) -> torch.Tensor:
+    """Longformer attention: a (dilated) sliding window plus global tokens, in O(N * W) time and memory.
+
+    Query i attends key j iff `|i - j| <= window * dilation` and `(i - j) % dilation == 0`, or i or j is a
+    global token; keys where `key_padding_mask` is True are never attended; with `causal`, also j <= i.
+    Outputs at padded query positions are zero.
+
+    Args:
+        q, k, v: queries, keys, values.
+        window: one-sided window W (HF Longformer's `attention_window` is 2 * W).
+        dilation: gap d between attended positions.
+        global_mask: bool `[B, N]`, True = global token (attends every key, attended by every query).
+        key_padding_mask: bool `[B, N]`, True = padding.
+        causal: query i attends only keys j <= i.
+        backend: "blocked" (query blocks through the fused SDPA kernel), "matmul" (the same blocks written
+            as matmul + softmax, globals merged by log-sum-exp), "flex" (compiled FlexAttention, CPU or
+            CUDA, no dropout) or "auto" (= "blocked").
+        block_size: query block C of the blocked and matmul backends (default `default_block_size`).
+        dropout_p: dropout on the attention probabilities (pass 0 at evaluation).
+
+    Shapes: q, k, v `[B, H, N, D]` -> `[B, H, N, D]`.
+    """
+    B, _, N, D = _check_qkv(q, k, v)
+    _check_positive("window", window)
+    _check_positive("dilation", dilation)
+    if block_size is not None:
+        _check_positive("block_size", block_size)
+    kpm = _check_mask(key_padding_mask, "key_padding_mask", B, N, q.device)
+    gm = _check_mask(global_mask, "global_mask", B, N, q.device)
+    backend = resolve_backend(backend)
+    globs = _Globals(gm, kpm) if gm is not None and bool(gm.any()) else None
+    if backend == "flex":
+        if dropout_p > 0:
+            raise ValueError("the flex backend has no attention dropout: use --backend blocked or --dropout 0")
+        if (
+            q.device.type == "cpu"
+            and torch.is_grad_enabled()
+            and (q.requires_grad or k.requires_grad or v.requires_grad)
+        ):
+            raise ValueError("the flex backend has no backward on CPU in this PyTorch: use --backend blocked")
+        out = flex_sliding_window(q, k, v, window, dilation, gm if globs else None, kpm, causal)
+        return _zero_padded_queries(out, kpm)
+
+    d = dilation
+    key_valid = None if kpm is None else ~kpm
+    if d > 1 and (kpm is not None or N % d):  # d bands over the tokens regrouped by position mod d; tail = padding
+        key_valid = _regroup_seq(torch.ones(B, N, dtype=torch.bool, device=q.device) if kpm is None else ~kpm, d)
+    if backend == "blocked":
+        extra = None
+        if globs is not None:
+            allowed = globs.allowed_outside_band(N, window, d, causal)  # (B, N, G)
+            k_glob, v_glob, allowed = globs.gather(k), globs.gather(v), allowed
+            if d > 1:
+                k_glob = k_glob.repeat_interleave(d, dim=0)  # (B * d, H, G, D): one copy per residue
+                v_glob = v_glob.repeat_interleave(d, dim=0)
+                allowed = _regroup_seq(allowed, d)  # (B * d, M, G)
+            extra = (k_glob, v_glob, allowed)
+        if d == 1:
+            out = _band_sdpa(q, k, v, window, key_valid, causal, block_size, dropout_p, extra)
+        else:
+            qr, kr, vr = _regroup(q, d), _regroup(k, d), _regroup(v, d)
+            out = _ungroup(_band_sdpa(qr, kr, vr, window, key_valid, causal, block_size, dropout_p, extra), d, N)
+    else:
+        qs = q * D**-0.5
+        if d == 1:
+            out, lse = _band_matmul(qs, k, v, window, key_valid, causal, block_size, dropout_p)
+        else:
+            qr, kr, vr = _regroup(qs, d), _regroup(k, d), _regroup(v, d)
+            out, lse = _band_matmul(qr, kr, vr, window, key_valid, causal, block_size, dropout_p)
+            out, lse = _ungroup(out, d, N), _ungroup(lse, d, N)
+        if globs is not None:
+            allowed = globs.allowed_outside_band(N, window, d, causal)
+            out = _merge_by_lse(out, lse, qs, globs.gather(k), globs.gather(v), allowed, dropout_p)
+    if globs is not None:
+        out = globs.full_rows(q, k, v, out, kpm, causal, dropout_p)
+    return _zero_padded_queries(out, kpm)
+
+
+def resolve_backend(backend: Backend) -> Literal["blocked", "matmul", "flex"]:
+    """The sliding-window backend to use: "auto" is "blocked" (no compile cost); "flex" must be asked for."""
+    if backend not in BACKENDS:
+        raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if backend == "flex" and not flex_available():
+        raise ValueError("--backend flex needs torch.nn.attention.flex_attention (PyTorch >= 2.5)")
+    return "blocked" if backend == "auto" else backend
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Linformer
+
+
+def linformer_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    E: torch.Tensor,
+    F_: torch.Tensor,
+    key_padding_mask: torch.Tensor | None = None,
+    causal: bool = False,
+    *,
+    dropout_p: float = 0.0,
+) -> torch.Tensor:
+    """Linformer attention softmax(q (E k)^T / sqrt(D)) (F v): keys and values projected to K rows.
+
+    Args:
+        q, k, v: queries, keys, values.
+        E, F_: projections of keys and values, `[K, N]` (shared by heads) or `[H, K, N]`; 1 <= K <= N.
+        key_padding_mask: bool `[B, N]`, True = padding: those keys and values are zeroed before the
+            projection, and the output there is zero.
+        causal: not defined for Linformer (every projected row mixes all positions): True raises ValueError.
+        dropout_p: dropout on the attention probabilities (pass 0 at evaluation).
+
+    Shapes: q, k, v `[B, H, N, D]`, E, F_ `[K, N]` or `[H, K, N]` -> `[B, H, N, D]`.
+    """
+    B, H, N, _ = _check_qkv(q, k, v)
+    if causal:
+        raise ValueError(
+            "causal Linformer is not defined: E and F mix every position, future ones included "
+            "(use --kind full or sliding with --causal)"
+        )
+    for name, P in (("E", E), ("F", F_)):
+        if P.dim() not in (2, 3) or P.shape[-1] != N or (P.dim() == 3 and P.shape[0] != H):
+            raise ValueError(f"{name} must be [K, N] or [H, K, N] with N = {N}, H = {H}, got {tuple(P.shape)}")
+    K = E.shape[-2]
+    if F_.shape[-2] != K:
+        raise ValueError(f"E and F must project to the same K, got {E.shape[-2]} and {F_.shape[-2]}")
+    if not 1 <= K <= N:
+        raise ValueError(f"--k must be between 1 and the sequence length {N}, got {K}")
+    kpm = _check_mask(key_padding_mask, "key_padding_mask", B, N, q.device)
+    if kpm is not None:
+        k = k.masked_fill(kpm[:, None, :, None], 0.0)
+        v = v.masked_fill(kpm[:, None, :, None], 0.0)
+    k_proj = E.to(q.dtype) @ k  # (K, N) or (H, K, N) @ (B, H, N, D) -> (B, H, K, D)
+    v_proj = F_.to(q.dtype) @ v  # (B, H, K, D)
+    out = F.scaled_dot_product_attention(q, k_proj, v_proj, dropout_p=dropout_p)
+    return _zero_padded_queries(out, kpm)

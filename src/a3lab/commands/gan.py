@@ -1,0 +1,195 @@
+"""`a3lab gan train|sample` (and `eval|reproduce` from `a3lab.commands.gan_eval`): Problem 4, GAN vs cGAN."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+from pathlib import Path
+
+from a3lab.commands import add_common, positive_int
+
+# `gan train` flag -> GANConfig field (None: part of another field); `--resume` refuses all of them.
+_CONFIG_FLAGS = {
+    "dataset": "dataset",
+    "arch": "arch",
+    "conditional": "conditional",
+    "loss": "loss",
+    "projection": "projection",
+    "latent_dim": "latent_dim",
+    "channels": "channels",
+    "batch_size": "batch_size",
+    "lr": "lr",
+    "ema_decay": "ema_decay",
+    "train_examples": "train_examples",
+    "beta1": None,
+    "beta2": None,
+}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("gan", help="Problem 4: GAN and conditional GAN on MNIST and Fashion-MNIST")
+    actions = p.add_subparsers(dest="action", metavar="<action>", required=True)
+
+    tr = actions.add_parser("train", help="train a GAN or conditional GAN (or continue one with --resume)")
+    tr.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default=None, help="data set (default: mnist)")
+    tr.add_argument("--arch", choices=["mlp", "dcgan"], default=None, help="network pair (default: dcgan)")
+    cond = tr.add_mutually_exclusive_group()
+    cond.add_argument(
+        "--conditional", dest="conditional", action="store_true", default=None, help="conditional GAN (default)"
+    )
+    cond.add_argument("--unconditional", dest="conditional", action="store_false", help="plain GAN")
+    tr.add_argument("--loss", choices=["bce", "hinge"], default=None, help="GAN loss (default: bce)")
+    tr.add_argument(
+        "--projection", action="store_true", default=None, help="projection discriminator (conditional only)"
+    )
+    tr.add_argument("--epochs", type=positive_int, default=None, help="passes over the training set (default: 5)")
+    tr.add_argument("--batch-size", type=positive_int, default=None, help="images per step and process (default: 64)")
+    tr.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: 2e-4)")
+    tr.add_argument("--beta1", type=float, default=None, help="Adam beta1 (default: 0.5)")
+    tr.add_argument("--beta2", type=float, default=None, help="Adam beta2 (default: 0.999)")
+    tr.add_argument("--latent-dim", type=positive_int, default=None, help="size of z (default: 100)")
+    tr.add_argument("--channels", type=positive_int, default=None, help="dcgan width (default: 32)")
+    tr.add_argument("--ema-decay", type=float, default=None, help="generator EMA decay (default: 0.999)")
+    tr.add_argument(
+        "--train-examples", type=positive_int, default=None, help="use the first N training images (default: all)"
+    )
+    tr.add_argument("--max-minutes", type=float, default=None, help="stop with a checkpoint after this long")
+    tr.add_argument("--no-progress", action="store_true", help="no progress bar")
+    where = tr.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", type=Path, help="new run folder")
+    where.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR (--epochs may grow)")
+    add_common(tr)
+    tr.set_defaults(func=cmd_train)
+
+    sa = actions.add_parser("sample", help="draw images from a trained generator into .npz or .png")
+    sa.add_argument("run_dir", type=Path, metavar="DIR", help="run folder written by `a3lab gan train`")
+    sa.add_argument("--n", type=positive_int, default=1000, help="number of images (default: 1000)")
+    sa.add_argument("--label", default=None, help="class index or name (conditional GAN only; default: all classes)")
+    sa.add_argument("--out", type=Path, required=True, help="FILE.npz (images, labels) or FILE.png (a grid)")
+    sa.add_argument("--raw", action="store_true", help="the last step's weights instead of the EMA generator")
+    sa.add_argument("--batch-size", type=positive_int, default=500, help="images per forward call (default: 500)")
+    add_common(sa)
+    sa.set_defaults(func=cmd_sample)
+
+    try:
+        module = importlib.import_module("a3lab.commands.gan_eval")
+    except ModuleNotFoundError as e:
+        if e.name != "a3lab.commands.gan_eval":
+            raise
+    else:
+        module.register(actions)
+
+
+def config_from_args(args: argparse.Namespace):
+    """The GANConfig a fresh `gan train` asks for (flags not given keep the dataclass defaults)."""
+    from a3lab.gan import GANConfig
+
+    given = {
+        field: getattr(args, flag)
+        for flag, field in _CONFIG_FLAGS.items()
+        if field is not None and getattr(args, flag) is not None
+    }
+    if args.epochs is not None:
+        given["epochs"] = args.epochs
+    defaults = GANConfig.__dataclass_fields__["betas"].default
+    beta1 = defaults[0] if args.beta1 is None else args.beta1
+    beta2 = defaults[1] if args.beta2 is None else args.beta2
+    return GANConfig(**given, betas=(beta1, beta2), seed=args.seed)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from a3lab.gan import GANConfig, train
+    from a3lab.utils import load_checkpoint
+
+    if args.resume is not None:
+        fixed = [f"--{flag.replace('_', '-')}" for flag in _CONFIG_FLAGS if getattr(args, flag) is not None]
+        if fixed:
+            raise ValueError(f"--resume takes the settings from the run; only --epochs may be given (not {fixed[0]})")
+        state = load_checkpoint(args.resume / "checkpoint.pt")
+        config = GANConfig.from_dict(state["config"])
+        if args.epochs is not None:
+            config.epochs = args.epochs
+        out_dir, resume = args.resume, True
+    else:
+        if args.projection and args.conditional is False:
+            raise ValueError("--projection needs a conditional GAN (drop --unconditional)")
+        config, out_dir, resume = config_from_args(args), args.out, False
+    summary = train(
+        config,
+        out_dir,
+        resume=resume,
+        device=args.device,
+        progress_bar=not args.no_progress,
+        max_minutes=args.max_minutes,
+    )
+    if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
+        return 0
+    f = summary["final"]
+    print(
+        f"{summary['stopped']}: {summary['epochs_done']}/{summary['epochs']} epochs, {summary['global_step']} steps, "
+        f"{summary['seconds']:.1f} s, {summary['images_per_second']:,.0f} img/s; last epoch D loss {f['d_loss']:.3f}, "
+        f"G loss {f['g_loss']:.3f}, D(x) {f['d_real']:.3f}, D(G(z)) {f['d_fake']:.3f}"
+    )
+    print(f"run folder: {out_dir}  (grid_latest.png, losses.png, checkpoint.pt)")
+    print(json.dumps(summary))
+    return 130 if summary["stopped"] == "interrupted" else 0
+
+
+def parse_label(text: str | None, dataset: str) -> int | None:
+    """A class index (0..9) or a class name of the data set (case-insensitive)."""
+    from a3lab.data import class_names
+
+    if text is None:
+        return None
+    names = class_names(dataset)
+    if text.strip().lstrip("-").isdigit():
+        value = int(text)
+        if not 0 <= value < len(names):
+            raise ValueError(f"--label must be in 0..{len(names) - 1}, got {value}")
+        return value
+    lowered = [n.lower() for n in names]
+    if text.lower() in lowered:
+        return lowered.index(text.lower())
+    raise ValueError(f"--label {text!r} is neither 0..9 nor a class of {dataset} ({', '.join(names)})")
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from a3lab.data import class_names
+    from a3lab.gan import load_generator, sample
+    from a3lab.utils import resolve_device
+
+    suffix = args.out.suffix.lower()
+    if suffix not in (".npz", ".png"):
+        raise ValueError(f"--out must end in .npz or .png, got {args.out.name}")
+    generator, config = load_generator(args.run_dir, device=resolve_device(args.device), ema=not args.raw)
+    label = parse_label(args.label, config.dataset)
+    if label is not None and not config.conditional:
+        raise ValueError(
+            f"{args.run_dir} holds an unconditional GAN: it makes a random class and cannot be asked for one (--label)"
+        )
+    images, labels = sample(generator, config, args.n, labels=label, seed=args.seed, batch_size=args.batch_size)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".npz":
+        arrays = {"images": images.numpy()}
+        if labels is not None:
+            arrays["labels"] = labels.numpy()
+        tmp = args.out.with_name(f".{args.out.name}.tmp.npz")
+        np.savez_compressed(tmp, **arrays)
+        tmp.replace(args.out)
+    else:
+        from a3lab.gan.plots import save_grid
+
+        per_row = -(-args.n // 10) if labels is not None and label is None else max(1, round(args.n**0.5))
+        rows = None
+        if labels is not None:
+            rows = [class_names(config.dataset)[int(labels[r * per_row])] for r in range(-(-args.n // per_row))]
+        save_grid(images, args.out, nrow=per_row, row_labels=rows)
+    what = f"class {label} ({class_names(config.dataset)[label]})" if label is not None else "all classes"
+    if not config.conditional:
+        what = "random classes (unconditional GAN)"
+    print(f"wrote {args.n} images, {what}, to {args.out}")
+    return 0

@@ -1,0 +1,400 @@
+"""Problem 3's attention library against a dense n x n reference (which lives only here)."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from a3lab import attention, attention_bench
+from a3lab.attention import (
+    MultiHeadSelfAttention,
+    TransformerEncoder,
+    full_attention,
+    linformer_attention,
+    sliding_window_attention,
+)
+from a3lab.attention_bench import (
+    BenchConfig,
+    _peak_rss_mb,
+    fit_slope,
+    format_table,
+    hf_max_abs_diff,
+    report_experiment,
+    run_benchmark,
+    time_calls,
+)
+from a3lab.cli import main
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny ops on a shared 2-core machine: one intra-op thread avoids OpenMP spin contention (10x here)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def dense_reference(q, k, v, window, dilation=1, global_mask=None, key_padding_mask=None, causal=False):
+    """The contract written as an n x n boolean mask: the oracle for every sliding-window test."""
+    B, _, N, D = q.shape
+    offset = torch.arange(N)[:, None] - torch.arange(N)[None, :]  # i - j
+    allowed = ((offset.abs() <= window * dilation) & (offset % dilation == 0)).expand(B, N, N).clone()
+    if global_mask is not None:
+        allowed |= global_mask[:, :, None] | global_mask[:, None, :]
+    if key_padding_mask is not None:
+        allowed &= ~key_padding_mask[:, None, :]
+    if causal:
+        allowed &= offset >= 0
+    scores = (q @ k.transpose(-1, -2) / math.sqrt(D)).masked_fill(~allowed[:, None], float("-inf"))
+    out = torch.softmax(scores, -1).nan_to_num(0.0) @ v
+    if key_padding_mask is not None:
+        out = out.masked_fill(key_padding_mask[:, None, :, None], 0.0)
+    return out
+
+
+@st.composite
+def cases(draw, max_n: int = 48):
+    B = draw(st.integers(1, 2))
+    H = draw(st.integers(1, 3))
+    N = draw(st.integers(1, max_n))
+    D = draw(st.integers(1, 8))
+    window = draw(st.integers(1, 20))  # often larger than N, rarely a divisor of it
+    dilation = draw(st.integers(1, 4))
+    causal = draw(st.booleans())
+    block = draw(st.sampled_from([None, 1, 3, 8, 16]))
+    backend = draw(st.sampled_from(["blocked", "matmul"]))
+    seed = draw(st.integers(0, 2**16))
+    g = torch.Generator().manual_seed(seed)
+    global_mask = torch.rand(B, N, generator=g) < 0.15 if draw(st.booleans()) else None
+    padding = torch.rand(B, N, generator=g) < 0.25 if draw(st.booleans()) else None
+    return dict(B=B, H=H, N=N, D=D, window=window, dilation=dilation, causal=causal, block=block, seed=seed,
+                backend=backend, global_mask=global_mask, key_padding_mask=padding)  # fmt: skip
+
+
+def qkv(B, H, N, D, seed=0, dtype=torch.float32, requires_grad=False):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(B, H, N, D, generator=g, dtype=dtype).requires_grad_(requires_grad) for _ in range(3)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(c=cases())
+def test_sliding_window_equals_dense_reference_with_gradients(c) -> None:
+    q, k, v = qkv(c["B"], c["H"], c["N"], c["D"], c["seed"], requires_grad=True)
+    masks = dict(global_mask=c["global_mask"], key_padding_mask=c["key_padding_mask"], causal=c["causal"])
+    options = dict(block_size=c["block"], backend=c["backend"])
+    out = sliding_window_attention(q, k, v, c["window"], c["dilation"], **masks, **options)
+    ref = dense_reference(q, k, v, c["window"], c["dilation"], **masks)
+    assert out.shape == (c["B"], c["H"], c["N"], c["D"])
+    assert (out - ref).abs().max() <= 1e-5
+    with torch.no_grad():  # the inference path picks its own block size
+        assert (sliding_window_attention(q, k, v, c["window"], c["dilation"], **masks) - ref).abs().max() <= 1e-5
+    grad_out = torch.randn_like(out)
+    ours = torch.autograd.grad(out, (q, k, v), grad_out)
+    theirs = torch.autograd.grad(ref, (q, k, v), grad_out)
+    for a, b in zip(ours, theirs):
+        assert (a - b).abs().max() <= 1e-5 * max(1.0, b.abs().max().item())
+
+
+@pytest.mark.parametrize("dilation,causal,backend", [(1, False, "blocked"), (2, True, "blocked"), (3, False, "matmul")])
+def test_sliding_window_gradcheck_float64(dilation: int, causal: bool, backend: str) -> None:
+    q, k, v = qkv(2, 1, 11, 2, seed=dilation, dtype=torch.float64, requires_grad=True)
+    glob = torch.zeros(2, 11, dtype=torch.bool)
+    glob[0, 5] = glob[1, 0] = glob[1, 9] = True
+    pad = torch.zeros(2, 11, dtype=torch.bool)
+    pad[1, 8:] = True
+
+    def f(q, k, v):
+        return sliding_window_attention(q, k, v, 2, dilation, glob, pad, causal, block_size=4, backend=backend)
+
+    assert torch.autograd.gradcheck(f, (q, k, v))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("backend", ["blocked", "matmul"])
+def test_sliding_window_on_cuda_matches_reference(backend: str) -> None:
+    q, k, v = (t.cuda().requires_grad_() for t in qkv(2, 3, 300, 16, seed=7))
+    glob = torch.zeros(2, 300, dtype=torch.bool, device="cuda")
+    glob[:, 0] = True
+    pad = torch.zeros(2, 300, dtype=torch.bool, device="cuda")
+    pad[1, 250:] = True
+    out = sliding_window_attention(q, k, v, 16, 2, glob, pad, backend=backend)
+    out.sum().backward()
+    ref = dense_reference(*(t.detach().cpu() for t in (q, k, v)), 16, 2, glob.cpu(), pad.cpu())
+    assert (out.detach().cpu() - ref).abs().max() <= 1e-4  # TF32 off by default for SDPA, kept loose for matmul
+
+
+def test_sliding_window_bfloat16_runs_and_stays_close() -> None:
+    q, k, v = qkv(1, 2, 70, 16, seed=3)
+    glob = torch.zeros(1, 70, dtype=torch.bool)
+    glob[0, 0] = True
+    ref = dense_reference(q, k, v, 8, 2, glob)
+    out = sliding_window_attention(q.bfloat16(), k.bfloat16(), v.bfloat16(), 8, 2, glob)
+    assert out.dtype == torch.bfloat16
+    assert (out.float() - ref).abs().max() < 0.05
+
+
+class LargestTensor(TorchDispatchMode):
+    """Records the largest tensor any aten op produces."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.largest = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in out if isinstance(out, tuple | list) else (out,):
+            if isinstance(t, torch.Tensor):
+                self.largest = max(self.largest, t.numel())
+        return out
+
+
+@pytest.mark.parametrize("dilation", [1, 3])
+def test_sliding_window_never_materialises_n_by_n(dilation: int) -> None:
+    N, W = 512, 4
+    q, k, v = qkv(1, 1, N, 4, requires_grad=True)
+    glob = torch.zeros(1, N, dtype=torch.bool)
+    glob[0, [0, 500]] = True
+    with LargestTensor() as probe:
+        out = sliding_window_attention(q, k, v, W, dilation, glob, causal=True)
+        out.sum().backward()
+    assert probe.largest < N * N // 8  # the band is N * (C + 2W) = 24 N here; N x N would be 512 N
+
+
+def test_full_attention_matches_reference_with_padding_and_causal() -> None:
+    q, k, v = qkv(2, 3, 13, 4, seed=1)
+    pad = torch.zeros(2, 13, dtype=torch.bool)
+    pad[0, :3] = True  # leading padding: with causal, padded rows have no key at all
+    pad[1, 10:] = True
+    for causal in (False, True):
+        out = full_attention(q, k, v, pad, causal)
+        ref = dense_reference(q, k, v, 13, 1, None, pad, causal)
+        assert torch.isfinite(out).all()
+        assert (out - ref).abs().max() <= 1e-5
+
+
+def test_wide_window_equals_full_attention() -> None:
+    q, k, v = qkv(2, 2, 37, 8, seed=2)
+    for causal in (False, True):
+        wide = sliding_window_attention(q, k, v, 40, causal=causal)
+        assert (wide - full_attention(q, k, v, causal=causal)).abs().max() <= 1e-5
+
+
+def test_linformer_equals_its_formula() -> None:
+    B, H, N, D, K = 2, 3, 20, 4, 6
+    q, k, v = qkv(B, H, N, D, seed=4)
+    pad = torch.zeros(B, N, dtype=torch.bool)
+    pad[1, 15:] = True
+    for E, F in ((torch.randn(K, N), torch.randn(K, N)), (torch.randn(H, K, N), torch.randn(H, K, N))):
+        out = linformer_attention(q, k, v, E, F, pad)
+        kz, vz = k.masked_fill(pad[:, None, :, None], 0), v.masked_fill(pad[:, None, :, None], 0)
+        pattern = "kn,bhnd->bhkd" if E.dim() == 2 else "hkn,bhnd->bhkd"
+        Ek, Fv = torch.einsum(pattern, E, kz), torch.einsum(pattern, F, vz)
+        ref = torch.softmax(q @ Ek.transpose(-1, -2) / math.sqrt(D), -1) @ Fv
+        ref = ref.masked_fill(pad[:, None, :, None], 0)
+        assert out.shape == (B, H, N, D)
+        assert (out - ref).abs().max() <= 1e-5
+
+
+def test_linformer_with_identity_projection_is_full_attention() -> None:
+    q, k, v = qkv(2, 2, 16, 8, seed=5)
+    eye = torch.eye(16)
+    assert (linformer_attention(q, k, v, eye, eye) - full_attention(q, k, v)).abs().max() <= 1e-5
+
+
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (lambda q, k, v: sliding_window_attention(q, k, v, 0), "--window"),
+        (lambda q, k, v: sliding_window_attention(q, k, v, 2, dilation=0), "--dilation"),
+        (lambda q, k, v: sliding_window_attention(q, k, v, 2, 1, None, torch.zeros(2, 9).bool()), "key_padding"),
+        (lambda q, k, v: sliding_window_attention(q, k, v, 2, global_mask=torch.zeros(1, 8)), "global_mask"),
+        (lambda q, k, v: sliding_window_attention(q, k[..., :2], v, 2), "same shape"),
+        (lambda q, k, v: full_attention(q[0], k[0], v[0]), "q must be"),
+        (lambda q, k, v: linformer_attention(q, k, v, torch.randn(9, 8), torch.randn(9, 8)), "--k"),
+        (lambda q, k, v: linformer_attention(q, k, v, torch.randn(4, 7), torch.randn(4, 7)), "E must be"),
+        (lambda q, k, v: linformer_attention(q, k, v, torch.randn(4, 8), torch.randn(4, 8), causal=True), "causal"),
+    ],
+)
+def test_bad_arguments_raise_value_errors_naming_them(call, message: str) -> None:
+    q, k, v = qkv(1, 2, 8, 4)
+    with pytest.raises(ValueError, match=message):
+        call(q, k, v)
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(kind="sliding", window=0), "--window"),
+        (dict(kind="sliding", dilation=-1), "--dilation"),
+        (dict(kind="linformer", seq_len=16, k=0), "--k"),
+        (dict(kind="linformer", seq_len=16, k=17), "--k"),
+        (dict(kind="linformer", seq_len=16, k=4, causal=True), "causal"),
+        (dict(kind="linear"), "--kind"),
+        (dict(kind="linformer", seq_len=16, k=4, sharing="all"), "--sharing"),
+    ],
+)
+def test_module_options_are_validated(kwargs, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        MultiHeadSelfAttention(16, 2, **kwargs)
+
+
+KINDS = [
+    ("full", {}),
+    ("sliding", dict(window=3, dilation=2, global_tokens=1)),
+    ("linformer", dict(seq_len=24, k=6, sharing="none")),
+    ("linformer", dict(seq_len=24, k=6, sharing="key-value")),
+    ("linformer", dict(seq_len=24, k=6, sharing="layerwise")),
+]
+
+
+@pytest.mark.parametrize("kind,options", KINDS)
+def test_encoder_shapes_padding_and_overfits_one_batch(kind: str, options: dict) -> None:
+    torch.manual_seed(0)
+    model = TransformerEncoder(16, 2, 2, kind, mlp_ratio=2.0, **options)
+    head = torch.nn.Linear(16, 3)
+    x = torch.randn(6, 20, 16)
+    pad = torch.zeros(6, 20, dtype=torch.bool)
+    pad[3:, 17:] = True
+    y = torch.arange(6) % 3
+    assert model(x, pad).shape == (6, 20, 16)
+    opt = torch.optim.Adam([*model.parameters(), *head.parameters()], lr=1e-2)
+    losses = []
+    for _ in range(60):
+        logits = head(model(x, pad)[:, 0])
+        loss = torch.nn.functional.cross_entropy(logits, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.1 * losses[0]
+
+
+def test_linformer_sharing_counts_parameters() -> None:
+    def projections(sharing: str) -> int:
+        model = TransformerEncoder(16, 3, 2, "linformer", seq_len=24, k=6, sharing=sharing)
+        return sum(p.numel() for name, p in model.named_parameters() if name.endswith((".E", ".F")))
+
+    per_layer = 6 * 24
+    assert projections("none") == 3 * 2 * 2 * per_layer  # layers x (E, F) x heads
+    assert projections("headwise") == 3 * 2 * per_layer
+    assert projections("key-value") == 3 * per_layer
+    assert projections("layerwise") == per_layer
+
+
+def test_global_token_row_is_full_attention() -> None:
+    torch.manual_seed(0)
+    sliding = MultiHeadSelfAttention(16, 2, "sliding", window=2, global_tokens=1)
+    full = MultiHeadSelfAttention(16, 2, "full")
+    full.load_state_dict(sliding.state_dict())
+    x = torch.randn(2, 30, 16)
+    a, b = sliding(x), full(x)
+    assert (a[:, 0] - b[:, 0]).abs().max() <= 1e-5
+    assert (a[:, 15] - b[:, 15]).abs().max() > 1e-3  # a middle token only sees its window and the CLS token
+
+
+def test_flex_backend_equals_reference_and_caches_its_block_mask(monkeypatch: pytest.MonkeyPatch) -> None:
+    flex = pytest.importorskip("torch.nn.attention.flex_attention")
+    monkeypatch.setattr(attention.flex, "_COMPILED_FLEX", [flex.flex_attention])  # eager: no 20 s compile in tests
+    q, k, v = qkv(2, 2, 40, 8, seed=6)
+    glob = torch.zeros(2, 40, dtype=torch.bool)
+    glob[1, 3] = True
+    pad = torch.zeros(2, 40, dtype=torch.bool)
+    pad[0, 30:] = True
+    for dilation, causal in ((1, False), (2, True)):
+        out = sliding_window_attention(q, k, v, 5, dilation, glob, pad, causal, backend="flex")
+        assert (out - dense_reference(q, k, v, 5, dilation, glob, pad, causal)).abs().max() <= 1e-5
+    first = attention.flex_block_mask(2, 40, 5, 2, glob, pad, True, q.device)
+    assert attention.flex_block_mask(2, 40, 5, 2, glob.clone(), pad.clone(), True, q.device) is first
+    with pytest.raises(ValueError, match="backward on CPU"):
+        sliding_window_attention(*qkv(1, 1, 8, 4, requires_grad=True), 2, backend="flex")
+
+
+def test_dropout_only_in_training() -> None:
+    torch.manual_seed(0)
+    layer = MultiHeadSelfAttention(16, 2, "sliding", window=3, dropout=0.5)
+    x = torch.randn(2, 12, 16)
+    layer.eval()
+    assert torch.equal(layer(x), layer(x))
+    layer.train()
+    assert not torch.equal(layer(x), layer(x))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the benchmark (tiny shapes: the real one is benchmarks/attention.py)
+
+TINY = dict(sizes=(64, 128), heads=2, head_dim=8, window=8, linformer_k=32, repeats=1, matmul_size=128, hf_check_n=64)
+
+
+def test_fit_slope_recovers_power_laws() -> None:
+    assert fit_slope([(n, 3e-6 * n**2) for n in (1024, 2048, 4096, 8192)]) == pytest.approx(2.0)
+    assert fit_slope([(n, 0.5 * n) for n in (2048, 16384, 32768)]) == pytest.approx(1.0)  # 32k outside the fit
+    assert fit_slope([(1024, 1.0)]) is None
+
+
+def test_cpu_clock_counts_work_not_waiting() -> None:
+    _, cpu = time_calls(lambda: time.sleep(0.05), 1, clock="cpu")
+    _, wall = time_calls(lambda: time.sleep(0.05), 1, clock="wall")
+    assert wall[0] >= 50 and cpu[0] < 25
+
+
+def test_peak_rss_sees_torch_allocations() -> None:
+    assert _peak_rss_mb(lambda: torch.ones(10_000_000)) >= 35  # 40 MB of float32
+
+
+def test_benchmark_rows_and_summaries() -> None:
+    config = BenchConfig(**{**TINY, "linformer_k": 100}, methods=("full", "sliding-blocked", "linformer"), memory=False)
+    result = run_benchmark(config)
+    rows = {(r["n"], r["method"], r["backend"]): r for r in result["rows"]}
+    kinds = [("full", "sdpa"), ("sliding", "blocked"), ("linformer", "sdpa")]
+    assert set(rows) == {(n, m, b) for n in (64, 128) for m, b in kinds}
+    assert rows[(64, "linformer", "sdpa")]["forward_ms"] is None  # K = 100 > N = 64
+    assert rows[(64, "linformer", "sdpa")]["note"] == "K = 100 > N"
+    timed = [r for r in result["rows"] if r["note"] is None]
+    assert len(timed) == 5 and all(r["forward_ms"] > 0 and r["forward_backward_ms"] > 0 for r in timed)
+    assert set(result["slopes"]) == {"full", "sliding-blocked"}  # one Linformer point has no slope
+    assert result["matmul_gflops"] > 0 and result["band_gflops"]["sliding-blocked"] > 0
+    assert set(result["speedup_vs_full"]) == {"64", "128"}
+    assert "sliding" in format_table(result)
+
+
+def test_report_experiment_returns_exactly_the_documented_keys(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(attention_bench.PRESETS, "quick", BenchConfig(**TINY, memory=True))
+    monkeypatch.setattr(attention_bench, "hf_installed", lambda: False)
+    out = report_experiment("quick", tmp_path)
+    assert set(out) == {"images", "rows", "slopes", "matmul_gflops", "band_gflops", "hf", "speedup_vs_full",
+                        "speedup_vs_hf"}  # fmt: skip
+    assert out["images"] and all((tmp_path / name).is_file() for name in out["images"])
+    assert out["hf"] == {"installed": False, "max_abs_diff": None}
+    assert out["speedup_vs_hf"] == {"64": None, "128": None}
+    assert all(
+        set(r) == {"n", "method", "backend", "forward_ms", "forward_backward_ms", "peak_mb"} for r in out["rows"]
+    )
+    assert all(r["peak_mb"] is not None for r in out["rows"] if r["forward_ms"] is not None)
+    json.dumps(out)
+
+
+def test_hugging_face_longformer_equals_ours() -> None:
+    pytest.importorskip("transformers")
+    assert hf_max_abs_diff(BenchConfig(**TINY), 64) <= 1e-5
+
+
+def test_cli_bench_writes_json_and_rejects_bad_flags(tmp_path) -> None:
+    flags = ["--sizes", "64,128", "--heads", "2", "--head-dim", "8", "--window", "8", "--linformer-k", "32",
+             "--matmul-size", "128"]  # fmt: skip
+    code = main(["attention", "bench", *flags, "--methods", "full,sliding-blocked", "--repeats", "1", "--no-memory",
+                 "--out", str(tmp_path)])  # fmt: skip
+    assert code == 0
+    saved = json.loads((tmp_path / "attention_bench.json").read_text())
+    assert {r["n"] for r in saved["rows"]} == {64, 128}
+    assert main(["attention", "bench", "--methods", "sliding-fast", "--no-memory", "--out", str(tmp_path)]) == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["attention", "bench", "--window", "0"])
+    assert exc.value.code == 2

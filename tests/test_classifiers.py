@@ -1,0 +1,328 @@
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import a3lab.classifiers as classifiers
+from a3lab.classifiers import (
+    CNN,
+    MODEL_KINDS,
+    CNNConfig,
+    TrainConfig,
+    build_model,
+    count_flops,
+    count_parameters,
+    domain_cnn,
+    domain_cnn_path,
+    load_classifier,
+    make_config,
+    report_experiment,
+    save_classifier,
+    summarise,
+    train_classifier,
+)
+from a3lab.cli import main
+from a3lab.errors import CheckpointError
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny shapes gain nothing from threads, and on a shared 2-core machine extra threads spin and wait."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+TINY = {
+    "cnn": {"channels": (4, 8), "hidden_size": 16},
+    "gru": {"hidden_size": 16},
+    "lstm": {"hidden_size": 16},
+    "mlp": {"hidden_sizes": (32,)},
+}
+
+
+def tiny_model(kind: str, dataset: str = "mnist") -> nn.Module:
+    return build_model(make_config(kind, dataset, **TINY[kind]))
+
+
+@pytest.mark.parametrize("kind", MODEL_KINDS)
+def test_shapes_and_features(kind: str) -> None:
+    model = tiny_model(kind)
+    x = torch.rand(3, 1, 28, 28)
+    assert model(x).shape == (3, 10)
+    assert model.features(x).shape == (3, model.num_features)
+    assert model.kind == kind
+
+
+def test_default_feature_width() -> None:
+    assert CNN().num_features == 128
+    assert CNN().features(torch.rand(2, 1, 28, 28)).shape == (2, 128)
+
+
+@pytest.mark.parametrize("kind", MODEL_KINDS)
+def test_rejects_wrong_image_shape(kind: str) -> None:
+    with pytest.raises(ValueError, match=r"\[B, 1, 28, 28\]"):
+        tiny_model(kind)(torch.rand(2, 28, 28))
+
+
+def test_model_standardises_inside_with_saved_statistics() -> None:
+    model = tiny_model("cnn", "fashion-mnist").eval()
+    assert model.standardise.mean.item() == pytest.approx(0.2860)
+    assert {"standardise.mean", "standardise.std"} <= set(model.state_dict())
+    identity = CNN(CNNConfig(channels=(4, 8), hidden_size=16, mean=0.0, std=1.0)).eval()
+    state = model.state_dict()
+    state["standardise.mean"], state["standardise.std"] = torch.tensor(0.0), torch.tensor(1.0)
+    identity.load_state_dict(state)
+    x = torch.rand(4, 1, 28, 28)
+    torch.testing.assert_close(model(x), identity((x - 0.2860) / 0.3530))
+
+
+@pytest.mark.parametrize("kind", MODEL_KINDS)
+def test_overfits_one_batch(kind: str) -> None:
+    torch.manual_seed(0)
+    model = tiny_model(kind)
+    x, y = torch.rand(20, 1, 28, 28), torch.arange(20) % 10
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(40):
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_flop_counter_on_known_layers() -> None:
+    assert count_flops(nn.Linear(10, 20), (10,)) == 2 * 10 * 20
+    assert count_flops(nn.Conv2d(1, 4, 3, padding=1), (1, 28, 28)) == 2 * 28 * 28 * 4 * 9
+    # the default CNN: two 3x3 convs (1 -> 16 channels at 28x28, 16 -> 32 at 14x14), then 1568 -> 128 -> 10
+    expected = 2 * (28 * 28 * 16 * 9 + 14 * 14 * 32 * 16 * 9 + 32 * 7 * 7 * 128 + 128 * 10)
+    assert count_flops(CNN()) == expected
+    # row RNNs: 28 steps of (gates x (28 inputs + H hidden) x H), then the H -> 10 head
+    for kind, gates in (("gru", 3), ("lstm", 4)):
+        rnn = tiny_model(kind)
+        assert count_flops(rnn) == 2 * (28 * gates * (28 * 16 + 16 * 16) + 16 * 10), kind
+    assert count_flops(tiny_model("mlp")) == 2 * (784 * 32 + 32 * 10)
+
+
+def test_flop_counter_keeps_training_mode() -> None:
+    model = tiny_model("cnn").train()
+    count_flops(model)
+    assert model.training
+
+
+def test_count_parameters_excludes_buffers() -> None:
+    model = tiny_model("mlp")
+    assert count_parameters(model) == (784 * 32 + 32) + (32 * 10 + 10)
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".pt"])
+@pytest.mark.parametrize("kind", MODEL_KINDS)
+def test_save_load_roundtrip(tmp_path: Path, kind: str, suffix: str) -> None:
+    model = tiny_model(kind, "fashion-mnist").eval()
+    path = save_classifier(model, tmp_path / f"m{suffix}")
+    loaded = load_classifier(path)
+    assert type(loaded) is type(model) and loaded.config == model.config and not loaded.training
+    x = torch.rand(2, 1, 28, 28)
+    torch.testing.assert_close(loaded(x), model(x), rtol=0, atol=0)
+    assert not list(tmp_path.glob(".*.tmp"))  # the atomic write left no temp file
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".pt"])
+def test_corrupt_or_missing_checkpoint_is_a_checkpoint_error(tmp_path: Path, suffix: str) -> None:
+    with pytest.raises(CheckpointError, match="not found"):
+        load_classifier(tmp_path / f"missing{suffix}")
+    good = save_classifier(tiny_model("cnn"), tmp_path / f"good{suffix}")
+    bad = tmp_path / f"bad{suffix}"
+    bad.write_bytes(good.read_bytes()[: len(good.read_bytes()) // 2])  # truncated
+    with pytest.raises(CheckpointError):
+        load_classifier(bad)
+
+
+def test_checkpoint_that_does_not_match_its_config(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    model = tiny_model("cnn")
+    state = {k: v for k, v in model.state_dict().items() if k != "classifier.weight"}
+    meta = {"a3lab_kind": "cnn", "a3lab_config": json.dumps({"channels": [4, 8], "hidden_size": 16})}
+    save_file(state, str(tmp_path / "x.safetensors"), metadata=meta)
+    with pytest.raises(CheckpointError, match="do not match"):
+        load_classifier(tmp_path / "x.safetensors")
+
+
+def test_config_validation_speaks_cli() -> None:
+    with pytest.raises(ValueError, match="--epochs must be >= 1"):
+        TrainConfig(epochs=0)
+    with pytest.raises(ValueError, match="--lr must be > 0"):
+        TrainConfig(lr=-1.0)
+    with pytest.raises(ValueError, match="--model must be one of"):
+        TrainConfig(model="resnet")
+    with pytest.raises(ValueError, match="--kernel-size"):
+        CNNConfig(kernel_size=2)
+    with pytest.raises(ValueError, match="--hidden-size"):
+        TrainConfig(model="gru", model_overrides={"hidden_size": 0})
+    assert TrainConfig(model="mlp").lr == classifiers.DEFAULT_LR["mlp"]
+    assert TrainConfig(model="cnn").batch_size == classifiers.DEFAULT_BATCH_SIZE["cnn"]
+
+
+def tiny_train_config(**kw) -> TrainConfig:
+    base = {"dataset": "mnist", "model": "cnn", "epochs": 2, "batch_size": 32, "model_overrides": TINY["cnn"]}
+    return TrainConfig(**{**base, **kw})
+
+
+def test_training_is_deterministic_and_reports_everything(tiny_root: Path) -> None:
+    m1, r1 = train_classifier(tiny_train_config(), root=tiny_root, progress_bar=False)
+    m2, r2 = train_classifier(tiny_train_config(), root=tiny_root, progress_bar=False)
+    for (k, a), b in zip(m1.state_dict().items(), m2.state_dict().values()):
+        assert torch.equal(a, b), k
+    assert r1["accuracy"] == r2["accuracy"]
+    assert set(classifiers.REPORT_KEYS) <= set(r1)
+    assert r1["train_examples"] == 200 and r1["epochs"] == 2 and len(r1["history"]) == 2
+    assert r1["history"][1]["train_loss"] < r1["history"][0]["train_loss"]
+    assert r1["flops_per_image"] == count_flops(m1) and r1["params"] == count_parameters(m1)
+    assert r1["inference_images_per_second"] > 0 and r1["train_seconds_per_epoch"] > 0
+    assert not m1.training
+    _, r3 = train_classifier(tiny_train_config(seed=1), root=tiny_root, progress_bar=False)
+    assert r3["history"][0]["train_loss"] != r1["history"][0]["train_loss"]
+
+
+def test_training_subset(tiny_root: Path) -> None:
+    _, r = train_classifier(tiny_train_config(epochs=1, train_examples=50), root=tiny_root, progress_bar=False)
+    assert r["train_examples"] == 50
+    with pytest.raises(ValueError, match="--train-examples must be <= 200"):
+        train_classifier(tiny_train_config(epochs=1, train_examples=500), root=tiny_root, progress_bar=False)
+
+
+def test_divergence_is_reported(tiny_root: Path) -> None:
+    from a3lab.errors import TrainingDiverged
+
+    with pytest.raises(TrainingDiverged, match="--lr"):
+        train_classifier(
+            tiny_train_config(model="mlp", lr=1e30, model_overrides={}), root=tiny_root, progress_bar=False
+        )
+
+
+def test_summarise_reports_spread_over_seeds() -> None:
+    base = dict.fromkeys(classifiers.REPORT_KEYS, 1)
+    runs = [
+        {**base, "dataset": "mnist", "model": "cnn", "seed": s, "accuracy": a, "train_seconds_per_epoch": 2.0}
+        for s, a in ((0, 0.990), (1, 0.994), (2, 0.992))
+    ]
+    row = summarise(runs)["mnist"]["cnn"]
+    assert row["accuracy"] == pytest.approx(0.992)
+    assert row["accuracy_spread"] == pytest.approx(0.004)
+    assert row["seeds"] == [0, 1, 2] and isinstance(row["params"], int)
+
+
+def test_domain_cnn_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("A3LAB_HOME", str(tmp_path))
+    assert domain_cnn_path("mnist") == tmp_path / "classifiers" / "mnist-cnn.safetensors"
+    monkeypatch.delenv("A3LAB_HOME")
+    assert domain_cnn_path("fashion-mnist") == Path.home() / ".cache/a3lab/classifiers/fashion-mnist-cnn.safetensors"
+    assert domain_cnn_path("mnist", tmp_path) == tmp_path / "mnist-cnn.safetensors"
+    with pytest.raises(CheckpointError, match="no trained CNN"):
+        domain_cnn("mnist", cache_dir=tmp_path, train_if_missing=False)
+
+
+def test_domain_cnn_trains_once_then_loads(tiny_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "cache"
+    model = domain_cnn("fashion-mnist", root=tiny_root, cache_dir=cache)
+    assert isinstance(model, CNN) and not model.training
+    assert (cache / "fashion-mnist-cnn.safetensors").is_file()
+    record = json.loads((cache / "fashion-mnist-cnn.json").read_text())
+    assert record["epochs"] == 3 and record["model"] == "cnn" and record["dataset"] == "fashion-mnist"
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("domain_cnn retrained a model it had saved")
+
+    monkeypatch.setattr(classifiers, "train_classifier", no_training)
+    again = domain_cnn("fashion-mnist", cache_dir=cache, train_if_missing=False)
+    x = torch.rand(3, 1, 28, 28)
+    torch.testing.assert_close(again.features(x), model.features(x), rtol=0, atol=0)
+    assert again.features(x).shape == (3, again.num_features)
+
+
+def test_cli_train_and_eval(tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "runs"
+    args = ["classify", "train", "--dataset", "fashion-mnist", "--model", "mlp", "--epochs", "1"]
+    assert main([*args, "--batch-size", "32", "--out", str(out), "--seed", "3", "--device", "cpu"]) == 0
+    record = json.loads((out / "fashion-mnist-mlp-seed3.json").read_text())
+    assert record["seed"] == 3 and 0.0 <= record["accuracy"] <= 1.0
+    assert main(["classify", "eval", str(out / "fashion-mnist-mlp-seed3.safetensors"), "--device", "cpu"]) == 0
+    assert f"accuracy {100 * record['accuracy']:.2f}%" in capsys.readouterr().out
+
+
+def test_cli_install_writes_the_domain_cnn(tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("A3LAB_HOME", str(tmp_path / "home"))
+    argv = ["classify", "train", "--epochs", "1", "--out", str(tmp_path / "runs"), "--install", "--device", "cpu"]
+    assert main(argv) == 0
+    assert isinstance(domain_cnn("mnist", train_if_missing=False), CNN)
+
+
+def test_cli_user_errors(tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = ["--out", str(tmp_path), "--device", "cpu"]
+    assert main(["classify", "train", "--lr", "-1", *out]) == 2
+    assert "a3lab: error: --lr must be > 0" in capsys.readouterr().err
+    assert main(["classify", "train", "--model", "gru", "--install", *out]) == 2
+    assert main(["classify", "train", "--train-examples", "1000", *out]) == 2
+    assert main(["classify", "eval", str(tmp_path / "nope.safetensors"), "--dataset", "mnist"]) == 2
+    assert "checkpoint not found" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["classify", "train", "--epochs", "0"])
+    assert e.value.code == 2
+
+
+def test_cli_compare_writes_table_and_plot_and_reuses_runs(
+    tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    argv = ["classify", "compare", "--datasets", "mnist", "--models", "mlp", "gru", "--seeds", "0", "1"]
+    argv += ["--epochs", "1", "--batch-size", "50", "--out", str(tmp_path), "--device", "cpu"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "target gru mnist >= 98.0%" in text and "(n=2)" in text
+    summary = json.loads((tmp_path / "compare.json").read_text())
+    assert set(summary["table"]["mnist"]) == {"mlp", "gru"} and len(summary["runs"]) == 4
+    assert (tmp_path / "accuracy_vs_flops.png").stat().st_size > 1000
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("compare retrained a run it had on disk")
+
+    monkeypatch.setattr(classifiers, "train_classifier", no_training)
+    assert main(argv) == 0
+
+
+def test_report_experiment_keys_and_checkpoints(
+    tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    monkeypatch.setenv("A3LAB_HOME", str(home))
+    existing = save_classifier(tiny_model("cnn"), domain_cnn_path("mnist"))
+    before = existing.read_bytes()
+    out = tmp_path / "report"
+    result = report_experiment("quick", out, device="cpu", seed=0)
+    assert set(result) == {"images", "preset_note", "results"}
+    assert set(result["results"]) == {"mnist", "fashion-mnist"}
+    for by_model in result["results"].values():
+        assert set(by_model) == set(MODEL_KINDS)
+        for row in by_model.values():
+            assert set(row) == set(classifiers.REPORT_KEYS)
+            assert 0.0 <= row["accuracy"] <= 1.0 and isinstance(row["flops_per_image"], int)
+            assert row["epochs"] == 1 and row["train_examples"] == 200
+    for name in result["images"]:
+        assert (out / name).stat().st_size > 1000
+    json.dumps(result)
+    assert existing.read_bytes() == before  # the quick preset keeps an existing domain CNN
+    assert domain_cnn_path("fashion-mnist").is_file()  # and fills a missing one
+    with pytest.raises(ValueError, match="--preset"):
+        report_experiment("medium", out)
+
+
+@pytest.mark.slow
+def test_real_cnn_reaches_the_mnist_target(real_data: Path) -> None:
+    _, r = train_classifier(TrainConfig(dataset="mnist", model="cnn", epochs=3), root=real_data, progress_bar=False)
+    assert r["accuracy"] >= 0.99

@@ -1,0 +1,278 @@
+"""GAN evaluation: the real floor and its cache, metrics of known sample sets, run folders, the CLI, reproduce."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from a3lab import cli, gan_eval
+from a3lab.data import load_images
+from a3lab.gan_eval import EvalConfig, Preset
+from test_metrics import BarClassifier
+
+SMALL = EvalConfig(n=100, real_n=60, batch_size=32, kid_subsets=5, kid_subset_size=30)
+
+
+@pytest.fixture
+def judge(monkeypatch: pytest.MonkeyPatch) -> BarClassifier:
+    """The known classifier stands in for the domain CNN wherever gan_eval would load it."""
+    clf = BarClassifier()
+    monkeypatch.setattr(gan_eval, "load_classifier", lambda dataset, root=None, device="cpu": clf)
+    return clf
+
+
+TINY = Preset(
+    name="tiny",
+    arch="dcgan",
+    epochs=1,
+    batch_size=32,
+    train_examples=32,
+    eval=EvalConfig(n=40, real_n=40, batch_size=40, kid_subsets=2, kid_subset_size=20),
+    gan_options={"channels": 8},
+)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    """`report_experiment("quick")` once per module, with the quick preset shrunk to one step of a narrow DCGAN
+    on the tiny data and the known classifier as judge; its four run folders serve the other tests."""
+    from conftest import write_tiny_dataset
+
+    base = tmp_path_factory.mktemp("gan-eval")
+    for name in ("mnist", "fashion-mnist"):
+        write_tiny_dataset(base / "data", name)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("A3LAB_DATA", str(base / "data"))
+        mp.setitem(gan_eval.PRESETS, "quick", TINY)
+        mp.setattr(gan_eval, "default_eval_cache", lambda: base / "cache")
+        mp.setattr(gan_eval, "load_classifier", lambda dataset, root=None, device="cpu": BarClassifier())
+        result = gan_eval.report_experiment("quick", base / "report")
+    return result, base / "report"
+
+
+@pytest.fixture
+def tiny_run(report, tiny_data: Path, tmp_path: Path):
+    """A copy of one of the report's trained run folders (mnist-cgan or mnist-gan)."""
+
+    def copy(conditional: bool = True) -> Path:
+        name = "mnist-cgan" if conditional else "mnist-gan"
+        return Path(shutil.copytree(report[1] / name, tmp_path / name))
+
+    return copy
+
+
+# ----------------------------------------------------------------------------- config
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "flag"),
+    [({"n": 0}, "--n"), ({"k": 0}, "--k"), ({"real_n": 1}, "--real-n"), ({"kid_subset_size": 1}, "--kid-subset-size")],
+)
+def test_eval_config_errors_name_the_flag(kwargs, flag):
+    with pytest.raises(ValueError, match=flag):
+        EvalConfig(**kwargs)
+
+
+def test_presets_are_the_documented_ones():
+    assert set(gan_eval.PRESETS) == {"quick", "full"}
+    assert gan_eval.PRESETS["full"].train_examples is None and gan_eval.PRESETS["full"].eval.n == 10_000
+    with pytest.raises(ValueError, match="--preset"):
+        gan_eval.get_preset("huge")
+    with pytest.raises(ValueError, match="--arch"):
+        Preset(name="x", arch="resnet", epochs=1, batch_size=64, train_examples=None, eval=SMALL)
+    with pytest.raises(ValueError, match="--max-minutes"):
+        Preset(name="x", arch="mlp", epochs=1, batch_size=64, train_examples=None, eval=SMALL, max_minutes=0)
+
+
+# ----------------------------------------------------------------------------- the real floor
+
+
+def test_fingerprint_covers_scalar_buffers_and_values():
+    bn = torch.nn.BatchNorm1d(3)  # holds a 0-d int64 num_batches_tracked
+    assert gan_eval.classifier_fingerprint(bn) == gan_eval.classifier_fingerprint(torch.nn.BatchNorm1d(3))
+    assert gan_eval.fingerprint(torch.tensor(1.5)) != gan_eval.fingerprint(torch.tensor(2.5))
+    assert gan_eval.fingerprint(torch.zeros(2)) != gan_eval.fingerprint(torch.zeros(2, 1))
+    assert gan_eval.fingerprint(torch.empty(0)) == gan_eval.fingerprint(torch.empty(0))
+
+
+def test_real_reference_is_cached_per_classifier(tiny_root: Path, tmp_path: Path):
+    cache = tmp_path / "cache"
+    clf = BarClassifier()
+    first = gan_eval.real_reference("mnist", clf, SMALL, root=tiny_root, cache_dir=cache)
+    again = gan_eval.real_reference("mnist", clf, SMALL, root=tiny_root, cache_dir=cache)
+    assert not first["cached"] and again["cached"]
+    assert again["floor"] == first["floor"] and torch.equal(again["features"], first["features"])
+    assert first["features"].shape == (60, 28)
+    assert first["floor"]["classifier_test_accuracy"] == 1.0
+    assert 0 <= first["floor"]["fid"] < 1.0  # train and test images of one distribution
+    # Other weights are another judge: a new cache file, not the stale numbers.
+    with torch.no_grad():
+        clf.head.weight.mul_(2.0)
+    assert not gan_eval.real_reference("mnist", clf, SMALL, root=tiny_root, cache_dir=cache)["cached"]
+    assert len(list(cache.glob("mnist-*.pt"))) == 2
+
+
+def test_a_damaged_cache_file_is_recomputed(tiny_root: Path, tmp_path: Path):
+    cache = tmp_path / "cache"
+    first = gan_eval.real_reference("mnist", BarClassifier(), SMALL, root=tiny_root, cache_dir=cache)
+    (path,) = cache.glob("mnist-*.pt")
+    path.write_bytes(b"not a checkpoint")
+    again = gan_eval.real_reference("mnist", BarClassifier(), SMALL, root=tiny_root, cache_dir=cache)
+    assert not again["cached"] and again["floor"] == first["floor"]
+
+
+# ----------------------------------------------------------------------------- metrics of known sample sets
+
+
+def test_real_images_asked_for_their_own_classes_score_like_the_floor(tiny_root: Path, tmp_path: Path):
+    images, labels = load_images("mnist", train=True, root=tiny_root)
+    result = gan_eval.evaluate_samples(
+        images, labels, "mnist", BarClassifier(), SMALL, root=tiny_root, cache_dir=tmp_path
+    )
+    assert result["conditional_accuracy"] == 1.0 and result["per_class_accuracy"] == [1.0] * 10
+    assert result["class_entropy_bits"] == pytest.approx(math.log2(10))
+    assert result["fid"] < 1.0 and result["precision"] > 0.75 and result["recall"] > 0.75
+    assert result["n_generated"] == 200 and result["n_real"] == 60
+    json.dumps(result)  # JSON-ready
+
+
+def test_a_collapsed_generator_scores_worse_on_every_metric(tiny_root: Path, tmp_path: Path):
+    images, labels = load_images("mnist", train=True, root=tiny_root)
+    good = gan_eval.evaluate_samples(images, None, "mnist", BarClassifier(), SMALL, tiny_root, tmp_path)
+    sevens = images[labels == 7].repeat(10, 1, 1)  # every image a 7
+    asked = torch.arange(len(sevens)) % 10  # ... whatever class was asked for
+    bad = gan_eval.evaluate_samples(sevens, asked, "mnist", BarClassifier(), SMALL, tiny_root, tmp_path)
+    assert good["conditional_accuracy"] is None and good["per_class_accuracy"] is None
+    assert bad["fid"] > 10 * good["fid"] and bad["kid"] > good["kid"]
+    assert bad["recall"] < 0.3 < good["recall"]
+    assert bad["class_entropy_bits"] == 0.0 and bad["class_histogram"][7] == 1.0
+    assert bad["conditional_accuracy"] == pytest.approx(0.1)
+    assert bad["per_class_accuracy"][7] == 1.0 and bad["per_class_accuracy"][3] == 0.0
+
+
+def test_tanh_scaled_samples_are_refused(tiny_root: Path, tmp_path: Path):
+    with pytest.raises(ValueError, match="uint8"):
+        gan_eval.evaluate_samples(torch.rand(10, 28, 28) * 2 - 1, None, "mnist", BarClassifier(), SMALL, tiny_root)
+
+
+# ----------------------------------------------------------------------------- run folders
+
+
+def test_evaluate_run_writes_eval_json(tiny_run, judge, tmp_path: Path):
+    run = tiny_run(conditional=True)
+    result = gan_eval.evaluate_run(run, SMALL, cache_dir=tmp_path / "cache")
+    saved = json.loads((run / "eval.json").read_text())
+    assert saved["fid"] == result["fid"] and saved["dataset"] == "mnist" and saved["conditional"] is True
+    assert len(saved["per_class_accuracy"]) == 10 and 0.0 <= saved["conditional_accuracy"] <= 1.0
+    assert math.isclose(sum(saved["class_histogram"]), 1.0)
+    assert saved["n_generated"] == 100 and saved["arch"] == "dcgan" and saved["epochs_trained"] == 1.0
+    table = gan_eval.format_table(result)
+    assert "FID" in table and "conditional accuracy" in table
+
+
+def test_evaluate_run_of_a_plain_gan_has_no_conditional_accuracy(tiny_run, judge, tmp_path: Path):
+    result = gan_eval.evaluate_run(tiny_run(conditional=False), SMALL, cache_dir=tmp_path / "cache")
+    assert result["conditional_accuracy"] is None and result["per_class_accuracy"] is None
+    assert "conditional accuracy" not in gan_eval.format_table(result)
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+@pytest.fixture
+def run_cli(monkeypatch: pytest.MonkeyPatch):
+    """`a3lab.cli.main` with `gan eval|reproduce` registered (through the gan area when it registers them)."""
+    from a3lab.commands import gan_eval as commands
+
+    def build_parser() -> argparse.ArgumentParser:
+        parser = real_build_parser()
+        try:
+            parser.parse_args(["gan", "eval", "x", "--n", "5"])
+            return parser
+        except SystemExit:  # the gan area does not add our actions (yet): a parser with only them
+            parser = cli.ArgumentParser(prog="a3lab")
+            areas = parser.add_subparsers(dest="area", required=True)
+            actions = areas.add_parser("gan").add_subparsers(dest="action", required=True)
+            commands.register(actions)
+            return parser
+
+    real_build_parser = cli.build_parser
+    monkeypatch.setattr(cli, "build_parser", build_parser)
+    return cli.main
+
+
+def test_cli_eval_prints_a_table_and_writes_json(tiny_run, judge, run_cli, tmp_path: Path, capsys):
+    run = tiny_run(conditional=True)
+    argv = ["gan", "eval", str(run), "--n", "60", "--real-n", "40", "--kid-subset-size", "20"]
+    assert run_cli([*argv, "--kid-subsets", "3", "--cache-dir", str(tmp_path / "c"), "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "FID" in out and "real floor" in out and "eval.json" in out
+    assert json.loads((run / "eval.json").read_text())["n_generated"] == 60
+    assert run_cli([*argv, "--kid-subsets", "3", "--cache-dir", str(tmp_path / "c"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_real"] == 40
+
+
+def test_cli_eval_errors_are_one_line_and_exit_2(run_cli, tmp_path: Path, capsys):
+    assert run_cli(["gan", "eval", str(tmp_path / "missing")]) == 2
+    assert "no run folder" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert run_cli(["gan", "eval", str(tmp_path / "empty")]) == 2
+    assert "checkpoint" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        run_cli(["gan", "eval", str(tmp_path), "--n", "0"])
+    assert e.value.code == 2
+
+
+# ----------------------------------------------------------------------------- reproduce and the report
+
+
+def test_report_experiment_runs_the_four_runs(report, tiny_data: Path, tmp_path: Path):
+    result, out = report
+    assert set(result) == {"images", "runs"}
+    assert list(result["runs"]) == list(gan_eval.RUN_NAMES)
+    for name, run in result["runs"].items():
+        assert set(run) == set(gan_eval.REPORT_RUN_KEYS)
+        assert run["conditional"] == name.endswith("cgan") and run["dataset"] == name.rsplit("-", 1)[0]
+        assert math.isclose(sum(run["class_histogram"]), 1.0) and len(run["class_histogram"]) == 10
+        assert (run["conditional_accuracy"] is None) == (not run["conditional"])
+        assert run["train_seconds"] > 0 and run["fid_floor"] >= 0
+    assert sorted(result["images"]) == sorted(f"{n}-grid.png" for n in gan_eval.RUN_NAMES)
+    assert all((out / image).is_file() for image in result["images"])
+    json.dumps(result)
+    markdown = (out / "comparison.md").read_text()
+    assert all(f"| {n} |" in markdown for n in gan_eval.RUN_NAMES) and "![mnist-cgan](mnist-cgan-grid.png)" in markdown
+    assert set(json.loads((out / "comparison.json").read_text())["runs"]) == set(gan_eval.RUN_NAMES)
+    # A second call resumes finished runs instead of refusing their folders.
+    again = gan_eval.reproduce(
+        TINY, out, resume=True, classifier_for=lambda d: BarClassifier(), progress_bar=False, cache_dir=tmp_path
+    )
+    assert again["runs"]["mnist-gan"]["fid"] == pytest.approx(result["runs"]["mnist-gan"]["fid"])
+
+
+# ----------------------------------------------------------------------------- standard Inception FID
+
+
+def test_inception_fid_is_skipped_with_a_clear_note_without_the_extra(tiny_root, tmp_path, monkeypatch):
+    monkeypatch.setattr(gan_eval.metrics, "inception_weights_path", lambda: None)
+    images, labels = load_images("mnist", train=True, root=tiny_root)
+    config = EvalConfig(n=100, real_n=60, kid_subsets=2, kid_subset_size=30, inception=True)
+    result = gan_eval.evaluate_samples(images, labels, "mnist", BarClassifier(), config, tiny_root, tmp_path)
+    assert result["inception_fid"] is None
+    assert "skipped" in result["inception_note"] and "inception" in result["inception_note"]
+
+
+@pytest.mark.slow  # about a minute on CPU: 3 x 8 images through the 299x299 InceptionV3
+@pytest.mark.skipif(gan_eval.metrics.inception_weights_path() is None, reason="extra `inception` not installed")
+def test_inception_fid_of_real_images_is_finite_and_cached(tiny_root, tmp_path):
+    images, labels = load_images("mnist", train=True, root=tiny_root)
+    config = EvalConfig(n=100, real_n=60, kid_subsets=2, kid_subset_size=30, inception=True, inception_n=8)
+    result = gan_eval.evaluate_samples(images, labels, "mnist", BarClassifier(), config, tiny_root, tmp_path)
+    assert result["inception_n"] == 8 and math.isfinite(result["inception_fid"]) and result["inception_fid"] >= 0
+    assert len(list(tmp_path.glob("mnist-inception-*.pt"))) == 1
+    assert gan_eval.format_table({**result, "dataset": "mnist", "conditional": True, "arch": "x", "epochs": 1})

@@ -1,0 +1,193 @@
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import a3lab.sequences as sequences
+from a3lab.cli import main
+from a3lab.rnn import alternating_sum
+from a3lab.sequences import (
+    HandWired,
+    SequenceCNN,
+    SequenceConfig,
+    SequenceMLP,
+    accuracy,
+    build_model,
+    encode,
+    make_batch,
+    make_test_sets,
+    parity_recurrence,
+    report_experiment,
+    run_sequences,
+    train_model,
+)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny shapes gain nothing from threads, and on a shared 2-core machine extra threads spin and wait."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny_config(**kw) -> SequenceConfig:
+    base = {"steps": 30, "batch_size": 32, "eval_size": 40, "test_lengths": (5, 20, 60), "hidden_size": 8}
+    return SequenceConfig(**{**base, **kw})
+
+
+def test_alternating_labels_follow_the_rule() -> None:
+    x, y = make_batch("alternating", 500, 7, torch.Generator().manual_seed(0), max_value=5)
+    h = alternating_sum(x)
+    assert x.shape == (500, 7) and y.shape == (500,)
+    assert torch.equal(y, (h > 0).double() + 0.5 * (h == 0).double())
+    assert (y == 0.5).any()  # small max_value: ties happen and are labelled 0.5
+
+
+def test_parity_labels_and_encoding() -> None:
+    x, y = make_batch("parity", 300, 9, torch.Generator().manual_seed(1))
+    assert set(x.unique().tolist()) <= {0.0, 1.0}
+    assert torch.equal(y, x.sum(-1) % 2)
+    assert set(encode("parity", x).unique().tolist()) <= {-1.0, 1.0}
+    a, _ = make_batch("alternating", 100, 9, torch.Generator().manual_seed(1), max_value=100)
+    enc = encode("alternating", a, max_value=100)
+    assert enc.dtype == torch.float32 and enc.abs().max() <= 1.0
+    with pytest.raises(ValueError, match="--tasks"):
+        make_batch("sorting", 2, 3, torch.Generator())
+
+
+@settings(max_examples=100, deadline=None)
+@given(bits=st.lists(st.integers(0, 1), min_size=1, max_size=200))
+def test_parity_recurrence_is_exact(bits: list[int]) -> None:
+    x = torch.tensor([bits], dtype=torch.float64)
+    assert parity_recurrence(x).item() == sum(bits) % 2
+
+
+@pytest.mark.parametrize("kind", ["gru", "lstm", "cnn1d", "mlp"])
+def test_model_shapes(kind: str) -> None:
+    model = build_model(kind, "parity", tiny_config())
+    for T in (1, 5, 20) if kind == "mlp" else (1, 5, 20, 70):
+        assert model(torch.randn(3, T)).shape == (3,)
+
+
+def test_mlp_refuses_longer_inputs() -> None:
+    with pytest.raises(ValueError, match="length <= 20"):
+        SequenceMLP(max_length=20)(torch.randn(2, 21))
+
+
+def test_cnn_receptive_field_is_fixed() -> None:
+    model = SequenceCNN(channels=4, kernel_size=3, num_layers=3)
+    assert model.receptive_field == 7
+    x = torch.randn(1, 40)
+    x2 = x.clone()
+    x2[0, 20] += 1.0
+    changed = (model.convs(x2.unsqueeze(1)) - model.convs(x.unsqueeze(1))).abs().sum(1)[0] > 0  # (T,)
+    assert changed.nonzero().flatten().tolist() == list(range(17, 24))  # position 20 +- 3
+
+
+@pytest.mark.parametrize("task", ["alternating", "parity"])
+def test_hand_wired_reference_is_exact(task: str) -> None:
+    config = tiny_config(test_lengths=(1, 2, 301))
+    model = HandWired(task)
+    for x, y in make_test_sets(task, config).values():
+        assert accuracy(model, task, x, y) == 1.0
+
+
+@pytest.mark.parametrize("kind", ["gru", "lstm", "cnn1d", "mlp"])
+def test_overfits_one_batch(kind: str) -> None:
+    torch.manual_seed(0)
+    model = build_model(kind, "alternating", tiny_config(hidden_size=16))
+    x, y = make_batch("alternating", 32, 6, torch.Generator().manual_seed(0))
+    opt = torch.optim.Adam(model.parameters(), lr=2e-2)
+    losses = []
+    for _ in range(100):
+        loss = F.binary_cross_entropy_with_logits(model(encode("alternating", x)), y.float())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_gru_learns_parity_of_short_sequences() -> None:
+    torch.manual_seed(0)
+    config = tiny_config(steps=400, batch_size=64, train_max_length=4, hidden_size=16, tasks=("parity",))
+    model = build_model("gru", "parity", config)
+    info = train_model(model, "parity", config, torch.device("cpu"), progress_bar=False)
+    x, y = make_batch("parity", 200, 4, torch.Generator().manual_seed(5))
+    assert accuracy(model, "parity", x, y) > 0.95 and info["final_loss"] < 0.2
+
+
+def test_divergence_is_reported() -> None:
+    from a3lab.errors import TrainingDiverged
+
+    config = tiny_config(steps=5, lr=1e30, tasks=("alternating",))
+    model = build_model("mlp", "alternating", config)
+    with torch.no_grad():
+        model.net[0].weight.fill_(float("nan"))
+    with pytest.raises(TrainingDiverged, match="--lr"):
+        train_model(model, "alternating", config, torch.device("cpu"), progress_bar=False)
+
+
+def test_config_validation_speaks_cli() -> None:
+    with pytest.raises(ValueError, match="--models"):
+        SequenceConfig(models=("transformer",))
+    with pytest.raises(ValueError, match="--steps must be >= 1"):
+        SequenceConfig(steps=0)
+    with pytest.raises(ValueError, match="--cnn-kernel-size"):
+        SequenceConfig(cnn_kernel_size=4)
+    with pytest.raises(ValueError, match="--lengths"):
+        SequenceConfig(test_lengths=())
+
+
+def test_run_is_deterministic_and_mlp_has_no_long_lengths() -> None:
+    config = tiny_config(models=("gru", "cnn1d", "mlp", "hand_wired"))
+    first = run_sequences(config, progress_bar=False)
+    second = run_sequences(config, progress_bar=False)
+    for task in ("alternating", "parity"):
+        assert first["tasks"][task]["models"] == second["tasks"][task]["models"]
+        models = first["tasks"][task]["models"]
+        assert set(models["mlp"]) == {"5", "20"} and set(models["gru"]) == {"5", "20", "60"}
+        assert all(a == 1.0 for a in models["hand_wired"].values())
+        assert 0.4 < first["tasks"][task]["chance"] <= 0.6
+
+
+def test_report_experiment_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sequences.PRESETS, "quick", {"steps": 10, "eval_size": 20, "batch_size": 16})
+    result = report_experiment("quick", tmp_path, device="cpu", seed=0)
+    assert set(result) == {"images", "preset_note", "tasks"}
+    assert set(result["tasks"]) == {"alternating", "parity"}
+    for entry in result["tasks"].values():
+        assert set(entry) == {"train_max_length", "lengths", "chance", "models"}
+        assert entry["train_max_length"] == 20 and entry["lengths"] == [20, 50, 100, 500, 1000]
+        assert set(entry["models"]) == {"gru", "lstm", "cnn1d", "mlp", "hand_wired"}
+        assert set(entry["models"]["mlp"]) == {"20"}
+        assert set(entry["models"]["gru"]) == {"20", "50", "100", "500", "1000"}
+    assert (tmp_path / result["images"][0]).stat().st_size > 1000
+    assert json.loads((tmp_path / "sequences.json").read_text())["preset"] == "quick"
+    json.dumps(result)
+
+
+def test_cli_sequences(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    argv = ["classify", "sequences", "--steps", "10", "--eval-size", "20", "--lengths", "5", "30"]
+    argv += ["--tasks", "parity", "--models", "gru", "mlp", "hand_wired", "--out", str(tmp_path), "--device", "cpu"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "parity (trained on lengths <= 20" in out and "T=30" in out
+    record = json.loads((tmp_path / "sequences.json").read_text())
+    assert set(record["tasks"]["parity"]["models"]["mlp"]) == {"5"}
+    assert (tmp_path / "sequences_accuracy_vs_length.png").is_file()
+
+
+def test_cli_sequences_user_errors(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["classify", "sequences", "--steps", "0", "--out", str(tmp_path)])
+    assert e.value.code == 2
+    with pytest.raises(SystemExit) as e:
+        main(["classify", "sequences", "--tasks", "sorting", "--out", str(tmp_path)])
+    assert e.value.code == 2
