@@ -7,10 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from a3lab.data import raw_files, write_idx
 
 REAL_DATA = os.environ.get("A3LAB_DATA")
+# Test tensors are tiny: a second intra-op thread only adds synchronisation (and fights other jobs).
+torch.set_num_threads(1)
 
 
 def make_images(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
