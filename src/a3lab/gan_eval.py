@@ -445,28 +445,29 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {
-    # The demo. On an idle 2-core CPU the DCGAN trains at roughly 600 images/s (measured: 409 images per
-    # CPU-second on one thread, end-of-epoch work included), so 2 epochs of a 24,000-image subset take about
-    # 80 s; the cap keeps each run under 1.6 minutes on a slower machine. 2,000 generated vs 2,000 test images.
+    # The demo. The issue asks for the DCGAN unless the MLP is better: on this 2-core CPU the MLP with a
+    # projection discriminator is (5 minutes of MNIST training: 95% conditional accuracy against the
+    # conditional DCGAN's 51%, benchmarks/gan.py --real-run-minutes 5), so both presets use it.
+    # Each run is capped at 1.5 minutes; 2,000 generated vs 2,000 test images.
     "quick": Preset(
         name="quick",
-        arch="dcgan",
+        arch="mlp",
         epochs=2,
         batch_size=64,
-        train_examples=24_000,
+        train_examples=None,
         eval=EvalConfig(n=2000, real_n=2000, kid_subsets=20, kid_subset_size=500),
-        max_minutes=1.6,
+        max_minutes=1.5,
+        gan_options={"projection": True},
     ),
-    # The issue's full preset: all 60,000 training images (each run capped below its 20-minute budget),
-    # 10,000 generated vs the 10,000 test images.
     "full": Preset(
         name="full",
-        arch="dcgan",
-        epochs=10,
+        arch="mlp",
+        epochs=30,
         batch_size=64,
         train_examples=None,
         eval=EvalConfig(n=10_000),
         max_minutes=19.0,
+        gan_options={"projection": True},
     ),
 }
 
@@ -608,10 +609,11 @@ REPORT_RUN_KEYS = (
 def report_experiment(preset: str, out_dir: Path, device: str = "cpu", seed: int = 0) -> dict[str, Any]:
     """Problem 4 for `a3lab report`: the four runs trained, evaluated and compared.
 
-    The "quick" preset trains DCGANs for 2 epochs on the first 24,000 training images (at most 1.6 minutes
-    a run) and evaluates 2,000 generated against 2,000 test images; "full" trains 10 epochs on all 60,000
-    (at most 19 minutes a run) and evaluates 10,000 against the 10,000 test images. Runs already in out_dir
-    are resumed (a finished one is only evaluated again), so an interrupted report continues where it stopped.
+    The "quick" preset trains MLP GANs (projection discriminator for the cGAN) for 2 epochs on all 60,000
+    training images (at most 1.5 minutes a run) and evaluates 2,000 generated against 2,000 test images;
+    "full" trains 30 epochs (at most 19 minutes a run) and evaluates 10,000 against the 10,000 test images.
+    Runs already in out_dir are resumed (a finished one is only evaluated again), so an interrupted report
+    continues where it stopped.
 
     Returns:
         "images": grid file names written into out_dir (`<run>-grid.png`);
