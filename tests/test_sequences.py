@@ -81,13 +81,15 @@ def test_mlp_refuses_longer_inputs() -> None:
 
 
 def test_cnn_receptive_field_is_fixed() -> None:
-    model = SequenceCNN(channels=4, kernel_size=3, num_layers=3)
+    torch.manual_seed(0)
+    model = SequenceCNN(channels=8, kernel_size=3, num_layers=3)
     assert model.receptive_field == 7
     x = torch.randn(1, 40)
     x2 = x.clone()
     x2[0, 20] += 1.0
     changed = (model.convs(x2.unsqueeze(1)) - model.convs(x.unsqueeze(1))).abs().sum(1)[0] > 0  # (T,)
-    assert changed.nonzero().flatten().tolist() == list(range(17, 24))  # position 20 +- 3
+    positions = set(changed.nonzero().flatten().tolist())
+    assert 20 in positions and positions <= set(range(17, 24))  # only position 20 +- 3 can move (ReLU may zero some)
 
 
 @pytest.mark.parametrize("task", ["alternating", "parity"])
