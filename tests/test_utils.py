@@ -1,0 +1,39 @@
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from a3lab.errors import CheckpointError
+from a3lab.utils import atomic_torch_save, get_rng_state, load_checkpoint, seed_everything, set_rng_state, write_json
+
+
+def test_atomic_writes_leave_no_temp_files_and_usual_permissions(tmp_path: Path) -> None:
+    path = write_json({"a": 1}, tmp_path / "x.json")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+def test_checkpoint_round_trip_and_corrupt_file(tmp_path: Path) -> None:
+    path = atomic_torch_save({"w": torch.arange(3), "rng": get_rng_state()}, tmp_path / "c.pt")
+    loaded = load_checkpoint(path)
+    assert torch.equal(loaded["w"], torch.arange(3))
+    path.write_bytes(path.read_bytes()[:50])
+    with pytest.raises(CheckpointError, match="cannot load checkpoint"):
+        load_checkpoint(path)
+    with pytest.raises(CheckpointError, match="not found"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_rng_state_restores_every_generator() -> None:
+    import random
+
+    import numpy as np
+
+    seed_everything(3)
+    state = get_rng_state()
+    first = (random.random(), np.random.rand(), torch.rand(1).item())
+    set_rng_state(state)
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) == first
