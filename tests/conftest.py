@@ -12,8 +12,15 @@ import torch
 from a3lab.data import raw_files, write_idx
 
 REAL_DATA = os.environ.get("A3LAB_DATA")
-# Test tensors are tiny: a second intra-op thread only adds synchronisation (and fights other jobs).
-torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Test tensors are tiny: a second intra-op thread only adds synchronisation (10x slower on a busy machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def make_images(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

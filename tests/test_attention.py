@@ -33,15 +33,6 @@ from a3lab.attention_bench import (
 from a3lab.cli import main
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny ops on a shared 2-core machine: one intra-op thread avoids OpenMP spin contention (10x here)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def dense_reference(q, k, v, window, dilation=1, global_mask=None, key_padding_mask=None, causal=False):
     """The contract written as an n x n boolean mask: the oracle for every sliding-window test."""
     B, _, N, D = q.shape

@@ -34,16 +34,6 @@ from a3lab.cli import main
 from a3lab.data import ImageBatches
 from a3lab.errors import CheckpointError
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: tiny shapes gain nothing from two, and a shared, loaded CPU makes two much slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # A long-range task small enough for tests: 40 tokens, the two 9-token spans 23 positions apart, plain reach 8;
 # dilation 9 <= span, so the readout's dilated lattice lands in both spans (reach 4 + 4 * 9 = 40).
 TINY_LONG = dict(length=40, span=9, dim=16, depth=2, heads=2, window=4, dilation=9, k=8)

@@ -27,16 +27,6 @@ from a3lab.classifiers import (
 from a3lab.cli import main
 from a3lab.errors import CheckpointError
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny shapes gain nothing from threads, and on a shared 2-core machine extra threads spin and wait."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 TINY = {
     "cnn": {"channels": (4, 8), "hidden_size": 16},
     "gru": {"hidden_size": 16},

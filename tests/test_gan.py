@@ -35,15 +35,6 @@ from a3lab.gan import models as gan_models
 from a3lab.gan.plots import tile
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: these tiny models gain nothing from two, and on a shared CPU two threads spin."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def without_timing(history: dict) -> dict:
     return {**history, "epochs": [{k: v for k, v in e.items() if k != "images_per_second"} for e in history["epochs"]]}
 

@@ -27,15 +27,6 @@ from a3lab.sequences import (
 )
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny shapes gain nothing from threads, and on a shared 2-core machine extra threads spin and wait."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_config(**kw) -> SequenceConfig:
     base = {"steps": 30, "batch_size": 32, "eval_size": 40, "test_lengths": (5, 20, 60), "hidden_size": 8}
     return SequenceConfig(**{**base, **kw})
