@@ -95,8 +95,11 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # torch raises RuntimeError, UnpicklingError, EOFError, ... for bad files
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"cannot load checkpoint {path}: {first}") from None
+        # torch's own message suggests weights_only=False, i.e. running pickled code: never repeat that advice.
+        raise CheckpointError(
+            f"cannot load checkpoint {path}: the file is truncated, corrupt or not a weights-only "
+            f"checkpoint ({type(e).__name__})"
+        ) from None
 
 
 def get_rng_state() -> dict[str, Any]:
