@@ -389,3 +389,8 @@ def test_cli_bench_writes_json_and_rejects_bad_flags(tmp_path) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["attention", "bench", "--window", "0"])
     assert exc.value.code == 2
+
+
+def test_benchmark_refuses_a_linformer_k_above_every_size() -> None:
+    with pytest.raises(ValueError, match="--linformer-k"):
+        BenchConfig(**{**TINY, "linformer_k": 129}, methods=("linformer",))

@@ -102,6 +102,10 @@ class BenchConfig:
             raise ValueError(f"--threads must be >= 0, got {self.threads}")
         if self.max_call_s <= 0:
             raise ValueError(f"--max-call-s must be > 0, got {self.max_call_s}")
+        if "linformer" in self.methods and self.linformer_k > max(self.sizes):
+            raise ValueError(
+                f"--linformer-k must be <= the largest of --sizes ({max(self.sizes)}), got {self.linformer_k}"
+            )
         if "hf-longformer" in self.methods and any(n % (2 * self.window) for n in self.sizes):
             raise ValueError(
                 f"hf-longformer needs every --sizes value to be a multiple of 2 * --window = {2 * self.window}"
