@@ -174,24 +174,22 @@ def real_reference(
         torch.tensor([CACHE_VERSION, config.k, config.kid_subsets, config.kid_subset_size, config.seed]),
     )
     path = Path(cache_dir or default_eval_cache()) / f"{dataset}-{classifier_fingerprint(classifier)}-{key}.pt"
-    if path.is_file():
-        try:
-            state = load_checkpoint(path)
-            return {"features": state["features"], "floor": state["floor"], "cached": True}
-        except (CheckpointError, KeyError):
-            pass  # a damaged cache file is recomputed and replaced
-    train_images, _ = real_subset(*load_images(dataset, train=True, root=root), len(test_images), config.seed + 1)
-    test_features, test_logits = metrics.extract_features(
-        classifier, test_images, config.batch_size, device, desc=f"{dataset} test features"
-    )
-    train_features, _ = metrics.extract_features(
-        classifier, train_images, config.batch_size, device, desc=f"{dataset} train features"
-    )
-    floor = compare(test_features, train_features, config)
-    floor["n"] = len(test_images)
-    floor["classifier_test_accuracy"] = float((test_logits.argmax(1) == test_labels).double().mean())
-    atomic_torch_save({"features": test_features, "floor": floor}, path)
-    return {"features": test_features, "floor": floor, "cached": False}
+
+    def compute() -> dict[str, Any]:
+        train_images, _ = real_subset(*load_images(dataset, train=True, root=root), len(test_images), config.seed + 1)
+        test_features, test_logits = metrics.extract_features(
+            classifier, test_images, config.batch_size, device, desc=f"{dataset} test features"
+        )
+        train_features, _ = metrics.extract_features(
+            classifier, train_images, config.batch_size, device, desc=f"{dataset} train features"
+        )
+        floor = compare(test_features, train_features, config)
+        floor["n"] = len(test_images)
+        floor["classifier_test_accuracy"] = float((test_logits.argmax(1) == test_labels).double().mean())
+        return {"features": test_features, "floor": floor}
+
+    state, cached = _cached(path, ("features", "floor"), compute)
+    return {"features": state["features"], "floor": state["floor"], "cached": cached}
 
 
 def inception_reference(
@@ -205,18 +203,32 @@ def inception_reference(
     """Inception features of `inception_n` test images and the Inception FID floor (train vs test), cached."""
     test_images, _ = real_subset(*load_images(dataset, train=False, root=root), config.inception_n, config.seed)
     path = Path(cache_dir or default_eval_cache()) / f"{dataset}-inception-{fingerprint(test_images)}.pt"
+
+    def compute() -> dict[str, Any]:
+        train_images, _ = real_subset(*load_images(dataset, train=True, root=root), len(test_images), config.seed + 1)
+        test_features = metrics.extract_inception_features(extractor, test_images, device=device)
+        train_features = metrics.extract_inception_features(extractor, train_images, device=device)
+        return {"features": test_features, "fid_floor": metrics.frechet_distance(test_features, train_features)}
+
+    state, _ = _cached(path, ("features", "fid_floor"), compute)
+    return {"features": state["features"], "fid_floor": state["fid_floor"]}
+
+
+def _cached(path: Path, keys: tuple[str, ...], compute: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
+    """The dict stored at `path` if it loads and holds `keys`; else `compute()`, stored atomically there.
+
+    Returns (state, whether it came from the cache). A damaged cache file is recomputed and replaced.
+    """
     if path.is_file():
         try:
             state = load_checkpoint(path)
-            return {"features": state["features"], "fid_floor": state["fid_floor"]}
-        except (CheckpointError, KeyError):
+            if all(k in state for k in keys):
+                return state, True
+        except CheckpointError:
             pass
-    train_images, _ = real_subset(*load_images(dataset, train=True, root=root), len(test_images), config.seed + 1)
-    test_features = metrics.extract_inception_features(extractor, test_images, device=device)
-    train_features = metrics.extract_inception_features(extractor, train_images, device=device)
-    fid_floor = metrics.frechet_distance(test_features, train_features)
-    atomic_torch_save({"features": test_features, "fid_floor": fid_floor}, path)
-    return {"features": test_features, "fid_floor": fid_floor}
+    state = compute()
+    atomic_torch_save(state, path)
+    return state, False
 
 
 # ----------------------------------------------------------------------------- evaluation
