@@ -229,6 +229,29 @@ def test_cli_eval_errors_are_one_line_and_exit_2(run_cli, tmp_path: Path, capsys
     assert e.value.code == 2
 
 
+def test_cli_reproduce_overrides_the_preset_and_names_them(run_cli, monkeypatch: pytest.MonkeyPatch, capsys):
+    from a3lab.commands import gan_eval as commands
+
+    seen = {}
+
+    def fake_reproduce(preset, out, **kwargs):
+        seen["preset"] = preset
+        return {"preset": preset.name, "seed": 0, "runs": {}, "images": []}
+
+    monkeypatch.setattr(gan_eval, "reproduce", fake_reproduce)
+    assert run_cli(["gan", "reproduce", "--preset", "full", "--arch", "dcgan", "--max-minutes", "10"]) == 0
+    p = seen["preset"]
+    assert (p.arch, p.max_minutes, p.epochs) == ("dcgan", 10.0, gan_eval.PRESETS["full"].epochs)
+    assert p.name == "full, arch dcgan, max-minutes 10.0" and p.eval == gan_eval.PRESETS["full"].eval
+    assert "full, arch dcgan" in capsys.readouterr().out
+    assert (
+        commands.reproduce_preset(argparse.Namespace(preset="quick", arch=None, epochs=None, max_minutes=None))
+        is (gan_eval.PRESETS["quick"])
+    )
+    assert run_cli(["gan", "reproduce", "--max-minutes", "0"]) == 2
+    assert "--max-minutes must be > 0" in capsys.readouterr().err
+
+
 # ----------------------------------------------------------------------------- reproduce and the report
 
 

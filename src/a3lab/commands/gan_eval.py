@@ -46,6 +46,11 @@ def register(actions: argparse._SubParsersAction) -> None:
     )
     rep.add_argument("--out", default="gan-reproduce", help="output folder (default: gan-reproduce)")
     rep.add_argument("--resume", action="store_true", help="continue runs whose folders hold a checkpoint")
+    rep.add_argument("--arch", choices=["mlp", "dcgan"], default=None, help="networks (default: the preset's, mlp)")
+    rep.add_argument("--epochs", type=positive_int, default=None, help="epochs a run (default: the preset's)")
+    rep.add_argument(
+        "--max-minutes", type=float, default=None, help="wall-clock cap on each run's training (default: the preset's)"
+    )
     rep.add_argument("--cache-dir", default=None, help="real-feature cache (default: ~/.cache/a3lab/gan-eval)")
     add_common(rep)
     rep.set_defaults(func=cmd_reproduce)
@@ -84,6 +89,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def reproduce_preset(args: argparse.Namespace):
+    """The named preset with `--arch`, `--epochs` and `--max-minutes` applied; its name records them."""
+    from dataclasses import replace
+
+    from a3lab.gan_eval import get_preset
+
+    preset = get_preset(args.preset)
+    overrides = {k: getattr(args, k) for k in ("arch", "epochs", "max_minutes") if getattr(args, k) is not None}
+    if not overrides:
+        return preset
+    name = preset.name + "".join(f", {k.replace('_', '-')} {v}" for k, v in overrides.items())
+    return replace(preset, name=name, **overrides)  # Preset validates the values
+
+
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -92,7 +111,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
     device = str(resolve_device(args.device))
     summary = reproduce(
-        args.preset, args.out, device=device, seed=args.seed, cache_dir=args.cache_dir, resume=args.resume
+        reproduce_preset(args), args.out, device=device, seed=args.seed, cache_dir=args.cache_dir, resume=args.resume
     )
     print(comparison_markdown(summary))
     print(f"wrote {Path(args.out) / 'comparison.json'} and comparison.md")
