@@ -161,6 +161,11 @@ def _render_attention_tasks(r: dict) -> list[Block]:
     return blocks
 
 
+def _ratio(a: float | None, b: float | None) -> str | None:
+    """a / b to one decimal ("12.3x"), None where either is missing or b is not positive."""
+    return f"{a / b:.1f}x" if a is not None and b is not None and b > 0 else None
+
+
 def _render_gan(r: dict) -> list[Block]:
     rows = []
     for name, v in r["runs"].items():
@@ -172,6 +177,7 @@ def _render_gan(r: dict) -> list[Block]:
                 v.get("epochs"),
                 v.get("fid"),
                 v.get("fid_floor"),
+                _ratio(v.get("fid"), v.get("fid_floor")),
                 v.get("kid"),
                 v.get("precision"),
                 v.get("recall"),
@@ -189,6 +195,7 @@ def _render_gan(r: dict) -> list[Block]:
                 "epochs",
                 "FID",
                 "FID floor",
+                "FID / floor",
                 "KID",
                 "precision",
                 "recall",
