@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from a3lab.commands import add_common
 
@@ -16,6 +17,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--force", action="store_true", help="re-run sections even when their inputs are unchanged")
     p.add_argument("--list", action="store_true", help="list the sections and claims, then exit")
+    p.add_argument(
+        "--browser-check",
+        action="store_true",
+        help="open index.html in headless Chromium, save OUT/screenshot.png, fail on broken images or console errors",
+    )
     add_common(p)
     p.set_defaults(func=cmd_report)
 
@@ -41,5 +47,22 @@ def cmd_report(args: argparse.Namespace) -> int:
     failed = [n for n, r in records.items() if r.get("status") == "failed"]
     if failed:
         print(f"failed sections: {', '.join(failed)} (see the report)")
-        return 1
-    return 0
+    page_ok = check_in_browser(Path(args.out)) if args.browser_check else True
+    return 1 if failed or not page_ok else 0
+
+
+def check_in_browser(out: Path) -> bool:
+    """Open out/index.html in headless Chromium, save out/screenshot.png, print what it saw; True if clean."""
+    from a3lab.report import browser_check, find_chromium
+
+    if find_chromium() is None:
+        raise FileNotFoundError("--browser-check needs chromium (Debian: apt-get install chromium)")
+    check = browser_check(out / "index.html", out / "screenshot.png")
+    broken, console = check["broken_images"], check["console"]
+    print(
+        f"browser: {'loaded' if check['loaded'] else 'did not load'}, {check['images']} images, "
+        f"{broken} broken, {len(console)} console messages; screenshot {check['screenshot']}"
+    )
+    for line in console:
+        print(f"  {line}")
+    return bool(check["loaded"]) and broken == 0 and not console
