@@ -230,7 +230,7 @@ def test_domain_cnn_trains_once_then_loads(tiny_root: Path, tmp_path: Path, monk
     def no_training(*args, **kwargs):
         raise AssertionError("domain_cnn retrained a model it had saved")
 
-    monkeypatch.setattr(classifiers, "train_classifier", no_training)
+    monkeypatch.setattr(classifiers.training, "train_classifier", no_training)
     again = domain_cnn("fashion-mnist", cache_dir=cache, train_if_missing=False)
     x = torch.rand(3, 1, 28, 28)
     torch.testing.assert_close(again.features(x), model.features(x), rtol=0, atol=0)
@@ -282,7 +282,7 @@ def test_cli_compare_writes_table_and_plot_and_reuses_runs(
     def no_training(*args, **kwargs):
         raise AssertionError("compare retrained a run it had on disk")
 
-    monkeypatch.setattr(classifiers, "train_classifier", no_training)
+    monkeypatch.setattr(classifiers.compare, "train_classifier", no_training)
     assert main(argv) == 0
 
 
