@@ -138,7 +138,7 @@ def test_checkpoint_that_does_not_match_its_config(tmp_path: Path) -> None:
     from safetensors.torch import save_file
 
     model = tiny_model("cnn")
-    state = {k: v for k, v in model.state_dict().items() if k != "classifier.weight"}
+    state = {k: v.contiguous() for k, v in model.state_dict().items() if k != "classifier.weight"}
     meta = {"a3lab_kind": "cnn", "a3lab_config": json.dumps({"channels": [4, 8], "hidden_size": 16})}
     save_file(state, str(tmp_path / "x.safetensors"), metadata=meta)
     with pytest.raises(CheckpointError, match="do not match"):
