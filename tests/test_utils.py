@@ -37,3 +37,20 @@ def test_rng_state_restores_every_generator() -> None:
     first = (random.random(), np.random.rand(), torch.rand(1).item())
     set_rng_state(state)
     assert (random.random(), np.random.rand(), torch.rand(1).item()) == first
+
+
+def test_save_figure_writes_a_png_atomically_and_closes_the_figure(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    from a3lab.utils import save_figure
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    path = save_figure(fig, tmp_path / "sub" / "plot.png", dpi=50)
+    assert Image.open(path).format == "PNG"
+    assert [p.name for p in path.parent.iterdir()] == ["plot.png"]  # no temp file left
+    assert not plt.fignum_exists(fig.number)

@@ -43,7 +43,7 @@ from a3lab.attention import (
     linformer_attention,
     sliding_window_attention,
 )
-from a3lab.utils import progress
+from a3lab.utils import progress, save_figure
 
 METHODS = ("full", "sliding-blocked", "sliding-matmul", "sliding-flex", "linformer", "hf-longformer")
 """What can be benchmarked: `<kind>` or `<kind>-<backend>`."""
@@ -674,8 +674,7 @@ def plot(result: dict, out_dir: Path) -> list[str]:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
         fig.tight_layout()
-        fig.savefig(out_dir / filename, dpi=120)
-        plt.close(fig)
+        save_figure(fig, out_dir / filename)
         names.append(filename)
     return names
 

@@ -45,6 +45,15 @@ from torch import nn
 
 from a3lab.attention import EncoderBlock, linformer_attention
 from a3lab.errors import TrainingDiverged
+from a3lab.utils import (
+    atomic_torch_save,
+    load_checkpoint,
+    progress,
+    resolve_device,
+    save_figure,
+    seed_everything,
+    write_json,
+)
 
 TaskKind = Literal["full", "sliding", "sliding_global", "sliding_dilated", "linformer"]
 Task = Literal["pixel-mnist", "pixel-fashion-mnist", "long-range"]
@@ -454,7 +463,6 @@ def train_model(
     Raises:
         TrainingDiverged: the loss became NaN or infinite.
     """
-    from a3lab.utils import progress, resolve_device, seed_everything
 
     device = resolve_device(config.device)
     seed_everything(config.seed)
@@ -515,7 +523,6 @@ def train_task(config: TrainConfig, *, root: str | Path | None = None, progress_
 
 def save_model(model: SequenceClassifier, path: str | Path, config: TrainConfig) -> Path:
     """Save a trained classifier with its model and training configs (atomic; loadable with weights_only)."""
-    from a3lab.utils import atomic_torch_save
 
     state = {"model_config": asdict(model.config), "train_config": asdict(config), "state_dict": model.state_dict()}
     return atomic_torch_save(state, path)
@@ -528,7 +535,6 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Se
         CheckpointError: missing, corrupt, or not a classifier saved by `save_model`.
     """
     from a3lab.errors import CheckpointError
-    from a3lab.utils import load_checkpoint
 
     state = load_checkpoint(path, map_location=device)
     if not isinstance(state, dict) or not {"model_config", "train_config", "state_dict"} <= state.keys():
@@ -736,9 +742,7 @@ def plot_pixel(pixel: dict, path: Path) -> Path:
     ax.set_ylim(0, 100)
     ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_long_range(long_range: dict, path: Path) -> Path:
@@ -760,9 +764,7 @@ def plot_long_range(long_range: dict, path: Path) -> Path:
     )
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_linformer_error(err: dict, path: Path) -> Path:
@@ -792,9 +794,7 @@ def plot_linformer_error(err: dict, path: Path) -> Path:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -903,7 +903,6 @@ def report_experiment(preset: str, out_dir: Path, device: str = "cpu", seed: int
     p = PRESETS[preset]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    from a3lab.utils import progress, write_json
 
     runs = [("pixel", task, kind) for task in ("pixel-mnist", "pixel-fashion-mnist") for kind in PIXEL_KINDS]
     runs += [("long_range", "long-range", kind) for kind in p.long_range_kinds]

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from a3lab.utils import progress, save_figure
+
 
 def alternating_sum(x: torch.Tensor, h0: float | torch.Tensor = 0) -> torch.Tensor:
     """Closed form of the last hidden state h_T, without a loop over time.
@@ -181,8 +183,6 @@ def learn(config: LearnConfig, progress_bar: bool = True) -> dict:
     """
     import time
 
-    from a3lab.utils import progress
-
     gen = torch.Generator().manual_seed(config.seed)
     init = torch.empty(3, dtype=torch.float64).uniform_(-0.5, 0.5, generator=gen)
     model = AlternatingRNN(AlternatingRNNConfig(w_x=init[0].item(), w_h=init[1].item(), b=init[2].item())).double()
@@ -305,6 +305,5 @@ def report_experiment(preset: str, out_dir, device: str = "cpu", seed: int = 0) 
     ax.set_title("One-unit linear RNN learning the alternating-sum rule")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out_dir / "rnn_learning.png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, out_dir / "rnn_learning.png", dpi=110)
     return {"exact": exact, "learn": learned, "images": ["rnn_learning.png"]}

@@ -34,7 +34,7 @@ from torch import nn
 
 from a3lab.errors import TrainingDiverged
 from a3lab.rnn import AlternatingRNN, rule_batch
-from a3lab.utils import _atomic_write, progress, resolve_device, seed_everything, write_json
+from a3lab.utils import progress, resolve_device, save_figure, seed_everything, write_json
 
 TASKS: tuple[str, ...] = ("alternating", "parity")
 MODELS: tuple[str, ...] = ("gru", "lstm", "cnn1d", "mlp", "hand_wired")
@@ -436,11 +436,7 @@ def plot_sequences(result: dict[str, Any], path: str | os.PathLike, title: str =
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(title or "Sequences: accuracy on lengths never seen in training")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path, lambda p: fig.savefig(p, dpi=120, format="png"))
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 PRESETS: dict[str, dict[str, Any]] = {

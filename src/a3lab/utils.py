@@ -41,6 +41,16 @@ def resolve_device(name: str = "auto") -> torch.device:
     raise ValueError(f"--device must be auto, cpu or cuda, got {name!r}")
 
 
+def save_figure(fig, path: str | os.PathLike, dpi: int = 120) -> Path:
+    """Save a matplotlib figure as PNG atomically (temp file + rename), then close it."""
+    import matplotlib.pyplot as plt
+
+    try:
+        return _atomic_write(path, lambda p: fig.savefig(p, dpi=dpi, format="png"))
+    finally:
+        plt.close(fig)
+
+
 def _atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
     """Write through a temp file in the same folder, then rename: readers never see half a file."""
     path = Path(path)

@@ -4,7 +4,7 @@ Legend: B batch, C channels, H = W = 28 pixels, T = 28 time steps (one image row
 penultimate layer, K = 10 classes.
 
 The write-up claims that a CNN identifies images better than a recurrent network, and that by reducing the
-data's dimensions it needs fewer computations and less time. This module measures both: test accuracy,
+data's dimensions it needs fewer computations and less time. This package measures both: test accuracy,
 parameters, forward FLOPs per image (counted by `torch.utils.flop_counter.FlopCounterMode`), training seconds
 per epoch and inference images per second, for
 

@@ -14,7 +14,7 @@ import torch
 from a3lab.classifiers.models import MODEL_KINDS
 from a3lab.classifiers.training import TrainConfig, domain_cnn_path, save_run, train_classifier
 from a3lab.data import DATASETS, load_images
-from a3lab.utils import _atomic_write, progress, resolve_device, write_json
+from a3lab.utils import progress, resolve_device, save_figure, write_json
 
 # ----------------------------------------------------------------------------- comparisons and the report
 
@@ -157,11 +157,7 @@ def plot_comparison(table: dict[str, dict[str, dict[str, Any]]], path: str | os.
         ax.grid(True, which="both", alpha=0.3)
     axes[1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5), title="model · data set")
     fig.suptitle(title or "Image classifiers: accuracy against computation and time")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path, lambda p: fig.savefig(p, dpi=120, format="png"))
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def report_experiment(

@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 from a3lab.commands import add_common, positive_int
+
+if TYPE_CHECKING:
+    from a3lab.gan_eval import Preset
 
 
 def register(actions: argparse._SubParsersAction) -> None:
@@ -89,7 +93,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def reproduce_preset(args: argparse.Namespace):
+def reproduce_preset(args: argparse.Namespace) -> Preset:
     """The named preset with `--arch`, `--epochs` and `--max-minutes` applied; its name records them."""
     from dataclasses import replace
 

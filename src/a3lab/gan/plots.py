@@ -10,6 +10,8 @@ from pathlib import Path
 
 import torch
 
+from a3lab.utils import save_figure
+
 
 def _pyplot():
     import matplotlib
@@ -18,19 +20,6 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def _save(fig, path: str | os.PathLike) -> Path:
-    """Save through a temp file and rename, so a reader never sees half a PNG."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.png")
-    try:
-        fig.savefig(tmp, dpi=100)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 def tile(images: torch.Tensor, nrow: int, pad: int = 2) -> torch.Tensor:
@@ -73,10 +62,7 @@ def save_grid(
     if title:
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    try:
-        return _save(fig, path)
-    finally:
-        plt.close(fig)
+    return save_figure(fig, path, dpi=100)
 
 
 def save_loss_plot(history: dict, path: str | os.PathLike, title: str | None = None) -> Path:
@@ -97,7 +83,4 @@ def save_loss_plot(history: dict, path: str | os.PathLike, title: str | None = N
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    try:
-        return _save(fig, path)
-    finally:
-        plt.close(fig)
+    return save_figure(fig, path, dpi=100)
