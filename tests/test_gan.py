@@ -135,6 +135,17 @@ def test_models_shapes_and_ranges(arch, conditional, projection):
             D(x)
 
 
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_dcgan_label_channel_shortcut_equals_the_concatenated_convolution(memory_format):
+    torch.manual_seed(0)
+    _, D = build_models(GANConfig(arch="dcgan", conditional=True, channels=8))
+    D.to(memory_format=memory_format)
+    x, y = torch.randn(5, 1, 28, 28).contiguous(memory_format=memory_format), torch.tensor([0, 3, 3, 9, 1])
+    stacked = torch.cat([x, D.embed(y).view(-1, 1, 28, 28)], dim=1)  # (B, 2, 28, 28): the label as a channel
+    expected = D.net(stacked).permute(0, 2, 3, 1).flatten(1)  # (B, 49 * 2C)
+    torch.testing.assert_close(D.features(x, y), expected, atol=1e-5, rtol=1e-5)
+
+
 def test_mlp_generator_matches_the_tutorial_with_default_batchnorm_eps():
     G, D = build_models(GANConfig(arch="mlp", conditional=False))
     widths = [m.out_features for m in G.modules() if isinstance(m, torch.nn.Linear)]
@@ -293,6 +304,63 @@ def test_load_generator_returns_the_ema_in_eval_mode(trained, tmp_path):
     (broken / "checkpoint.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="cannot load checkpoint"):
         load_generator(broken)
+
+
+def _as_format_1(state: dict, config: GANConfig) -> dict:
+    """The checkpoint the old code would have written: 7x7 features flattened in (channel, h, w) order."""
+    old = torch.argsort(gan_models._nchw_to_nhwc(2 * config.channels))  # new flat order -> old flat order
+    G, D = build_models(config)
+    g_names, d_names = [n for n, _ in G.named_parameters()], [n for n, _ in D.named_parameters()]
+    for sd in (state["generator"], state["ema"]):
+        sd["project.0.weight"] = sd["project.0.weight"][old]
+    for sd in (state["discriminator"],):
+        sd["head.weight"] = sd["head.weight"][:, old]
+        sd["class_embed.weight"] = sd["class_embed.weight"][:, old]
+    for opt, names, key, dim in (
+        ("opt_g", g_names, "project.0.weight", 0),
+        ("opt_d", d_names, "head.weight", 1),
+        ("opt_d", d_names, "class_embed.weight", 1),
+    ):
+        moments = state[opt]["state"][names.index(key)]
+        for m in ("exp_avg", "exp_avg_sq"):
+            moments[m] = moments[m].index_select(dim, old)
+    state["format"] = 1
+    return state
+
+
+def test_a_format_1_dcgan_checkpoint_is_upgraded_to_the_same_networks(tiny_data, tmp_path):
+    config = tiny_config(epochs=1, conditional=True, projection=True)
+    Trainer(config, tmp_path / "new", progress_bar=False).run()
+    state = torch.load(tmp_path / "new" / "checkpoint.pt", weights_only=True)
+    assert state["format"] == gan_models.CHECKPOINT_FORMAT == 2
+    (tmp_path / "old").mkdir()
+    old_state = _as_format_1(torch.load(tmp_path / "new" / "checkpoint.pt", weights_only=True), config)
+    torch.save(old_state, tmp_path / "old" / "checkpoint.pt")
+
+    # The old code's forward with the old weights equals the new forward: the conversion is the layout change.
+    G, _ = load_generator(tmp_path / "new")
+    z, y = torch.randn(6, config.latent_dim), torch.arange(6)
+    old_G = build_models(config)[0].eval()
+    old_G.load_state_dict(old_state["ema"])
+    h = old_G.project(old_G.input(z, y)).view(-1, 2 * config.channels, 7, 7)  # format 1: (channel, h, w)
+    torch.testing.assert_close(old_G.net(h), G(z, y))
+    _, D = build_models(config)
+    D.load_state_dict(state["discriminator"])
+    D.eval()
+    x = torch.randn(6, 1, 28, 28)
+    old_logits = torch.nn.functional.linear(D.net(x).flatten(1), old_state["discriminator"]["head.weight"])
+    old_logits = old_logits.squeeze(1) + D.head.bias
+    old_logits += (old_state["discriminator"]["class_embed.weight"][y] * D.net(x).flatten(1)).sum(1)
+    torch.testing.assert_close(old_logits, D(x, y))
+
+    # Loading and resuming an old run gives what the new run gives.
+    for name, p in load_generator(tmp_path / "old")[0].state_dict().items():
+        assert torch.equal(p, G.state_dict()[name]), name
+    more = tiny_config(epochs=2, conditional=True, projection=True)
+    a = Trainer(more, tmp_path / "new", resume=True, progress_bar=False)
+    b = Trainer(more, tmp_path / "old", resume=True, progress_bar=False)
+    a.run(), b.run()
+    assert_same_state(all_state(a), all_state(b))
 
 
 def test_resume_after_epoch_k_equals_the_uninterrupted_run(tiny_data, tmp_path):

@@ -12,7 +12,7 @@ from torch import nn
 
 from a3lab.errors import CheckpointError
 from a3lab.gan.config import GANConfig
-from a3lab.gan.models import build_generator
+from a3lab.gan.models import build_generator, upgrade_checkpoint
 from a3lab.utils import load_checkpoint
 
 
@@ -43,10 +43,11 @@ def load_generator(
     """
     state = load_checkpoint(Path(run_dir) / "checkpoint.pt")
     try:
+        state = upgrade_checkpoint(state)
         config = GANConfig.from_dict(state["config"])
         generator = build_generator(config)
         generator.load_state_dict(state["ema" if ema else "generator"])
-    except (KeyError, RuntimeError, ValueError) as e:
+    except (KeyError, RuntimeError, ValueError, TypeError, AttributeError) as e:
         raise CheckpointError(f"{run_dir}/checkpoint.pt does not hold a GAN generator: {e}") from None
     return generator.to(device).eval(), config
 

@@ -162,7 +162,12 @@ class Trainer:
             if not self.checkpoint_path.is_file():
                 raise CheckpointError(f"cannot resume: no checkpoint.pt in {self.out_dir}")
             state = load_checkpoint(self.checkpoint_path, map_location="cpu")
-            _check_resume_config(GANConfig.from_dict(state["config"]), config)
+            try:
+                state = models.upgrade_checkpoint(state)
+                saved = GANConfig.from_dict(state["config"])
+            except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:
+                raise CheckpointError(f"{self.checkpoint_path} does not hold a GAN run: {e}") from None
+            _check_resume_config(saved, config)
         elif self.checkpoint_path.exists():
             raise A3labError(
                 f"{self.out_dir} already holds a run (checkpoint.pt): continue it with --resume {self.out_dir} "
@@ -241,7 +246,7 @@ class Trainer:
             dist.all_gather_object(gathered, noise_states[0])
             noise_states = gathered
         return {
-            "format": 1,
+            "format": models.CHECKPOINT_FORMAT,
             "config": self.config.to_dict(),
             "generator": self.generator.state_dict(),
             "discriminator": self.discriminator.state_dict(),
