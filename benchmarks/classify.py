@@ -27,6 +27,7 @@ import torch
 
 from a3lab.classifiers import accuracy_targets, run_comparison, summarise
 from a3lab.sequences import SequenceConfig, run_sequences
+from a3lab.utils import keep_freed_memory
 
 ANCHOR_LENGTH_200 = {"gru": 0.73, "cnn1d": 0.54}  # ANCHORS.md: GRU (3.4k params), 1-D CNN RF 7 + average pooling
 
@@ -154,6 +155,7 @@ def main() -> None:
     spd.add_argument("--steps", type=int, default=5, help="training steps per model per round")
     spd.set_defaults(func=speed)
     args = parser.parse_args()
+    keep_freed_memory()  # as the a3lab CLI does
     if args.threads:
         torch.set_num_threads(args.threads)
     args.func(args)

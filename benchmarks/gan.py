@@ -35,7 +35,7 @@ from torch import nn
 
 from a3lab.data import load_images
 from a3lab.gan import GANConfig, Trainer, build_models, load_generator, sample, train
-from a3lab.utils import write_json
+from a3lab.utils import keep_freed_memory, write_json
 
 
 def ours_train_rate(config: GANConfig, data, steps: int, warmup: int) -> float:
@@ -213,7 +213,11 @@ def main() -> None:
     parser.add_argument("--real-run-projection", action="store_true", help="real run: projection discriminator")
     parser.add_argument("--judge-n", type=int, default=2000, help="generated images judged after the real run")
     parser.add_argument("--out", type=Path, default=None, help="also write the results as JSON to this file")
+    parser.add_argument(
+        "--default-malloc", action="store_true", help="leave glibc malloc as it is (the CLI tunes it; both loops alike)"
+    )
     args = parser.parse_args()
+    malloc_tuned = False if args.default_malloc else keep_freed_memory()
     if args.threads:
         torch.set_num_threads(args.threads)
     results: dict = {
@@ -221,9 +225,11 @@ def main() -> None:
         "threads": torch.get_num_threads(),
         "machine": platform.processor() or platform.machine(),
         "dataset": args.dataset,
+        "malloc_keeps_freed_memory": malloc_tuned,
     }
     if not args.skip_speed:
-        print(f"images per second, conditional models, {args.dataset}, {torch.get_num_threads()} thread(s)")
+        malloc = "kept freed memory" if malloc_tuned else "default malloc"
+        print(f"images per second, conditional models, {args.dataset}, {torch.get_num_threads()} thread(s), {malloc}")
         print("| arch  | batch | train ours | train ref | ratio | sample ours | sample ref | ratio |")
         print("|-------|-------|-----------|-----------|-------|-----------|-----------|-------|")
         results["speed"] = speed_table(args)

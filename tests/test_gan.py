@@ -78,6 +78,7 @@ def file_hash(path: Path) -> str:
         (dict(batch_size=1), "--batch-size"),
         (dict(epochs=0), "--epochs"),
         (dict(lr=0.0), "--lr"),
+        (dict(lr_decay=1.5), "--lr-decay"),
         (dict(ema_decay=1.0), "--ema-decay"),
         (dict(betas=(0.5, 1.0)), "--beta"),
         (dict(batch_size=64, train_examples=10), "--train-examples"),
@@ -361,6 +362,24 @@ def test_a_format_1_dcgan_checkpoint_is_upgraded_to_the_same_networks(tiny_data,
     b = Trainer(more, tmp_path / "old", resume=True, progress_bar=False)
     a.run(), b.run()
     assert_same_state(all_state(a), all_state(b))
+
+
+def test_lr_decay_falls_linearly_to_zero_over_the_last_fraction(tiny_data, tmp_path):
+    config = tiny_config(epochs=2, lr=1e-3, lr_decay=0.5)  # 8 steps: constant for 4, then 1e-3 * (8 - s) / 4
+    trainer = Trainer(config, tmp_path / "run", progress_bar=False)
+    seen = []
+    step = trainer._step
+
+    def spy(real, labels):
+        stats = step(real, labels)
+        seen.append((trainer.opt_g.param_groups[0]["lr"], trainer.opt_d.param_groups[0]["lr"]))
+        return stats
+
+    trainer._step = spy
+    trainer.run()
+    expected = [1e-3] * 4 + [1e-3 * (8 - s) / 4 for s in range(4, 8)]
+    assert [g for g, _ in seen] == pytest.approx(expected) and [d for _, d in seen] == pytest.approx(expected)
+    assert Trainer(tiny_config(epochs=2), tmp_path / "flat", progress_bar=False).learning_rate() == 2e-4
 
 
 def test_resume_after_epoch_k_equals_the_uninterrupted_run(tiny_data, tmp_path):

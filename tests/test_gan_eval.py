@@ -235,7 +235,7 @@ def test_cli_reproduce_overrides_the_preset_and_names_them(run_cli, monkeypatch:
     seen = {}
 
     def fake_reproduce(preset, out, **kwargs):
-        seen["preset"] = preset
+        seen["preset"], seen["runs"] = preset, kwargs["runs"]
         return {"preset": preset.name, "seed": 0, "runs": {}, "images": []}
 
     monkeypatch.setattr(gan_eval, "reproduce", fake_reproduce)
@@ -248,11 +248,27 @@ def test_cli_reproduce_overrides_the_preset_and_names_them(run_cli, monkeypatch:
         commands.reproduce_preset(argparse.Namespace(preset="quick", arch=None, epochs=None, max_minutes=None))
         is (gan_eval.PRESETS["quick"])
     )
+    assert run_cli(["gan", "reproduce", "--runs", "mnist-gan, fashion-mnist-cgan"]) == 0
+    assert seen["runs"] == ["mnist-gan", "fashion-mnist-cgan"]
     assert run_cli(["gan", "reproduce", "--max-minutes", "0"]) == 2
     assert "--max-minutes must be > 0" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------- reproduce and the report
+
+
+def test_reproduce_runs_only_the_named_runs_and_a_later_call_reuses_them(tiny_data: Path, tmp_path: Path):
+    kwargs = dict(cache_dir=tmp_path / "cache", classifier_for=lambda d: BarClassifier(), progress_bar=False)
+    part = gan_eval.reproduce(TINY, tmp_path / "out", runs=["fashion-mnist-cgan"], **kwargs)
+    assert list(part["runs"]) == ["fashion-mnist-cgan"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.is_dir()) == ["fashion-mnist-cgan"]
+    stamp = (tmp_path / "out" / "fashion-mnist-cgan" / "checkpoint.pt").stat().st_mtime_ns
+    whole = gan_eval.reproduce(TINY, tmp_path / "out", resume=True, **kwargs)
+    assert list(whole["runs"]) == ["mnist-gan", "mnist-cgan", "fashion-mnist-gan", "fashion-mnist-cgan"]
+    assert (tmp_path / "out" / "fashion-mnist-cgan" / "checkpoint.pt").stat().st_mtime_ns == stamp  # not retrained
+    assert whole["runs"]["fashion-mnist-cgan"]["fid"] == part["runs"]["fashion-mnist-cgan"]["fid"]
+    with pytest.raises(ValueError, match="--runs takes some of mnist-gan"):
+        gan_eval.reproduce(TINY, tmp_path / "bad", runs=["cifar-gan"], **kwargs)
 
 
 def test_report_experiment_runs_the_four_runs(report, tiny_data: Path, tmp_path: Path):

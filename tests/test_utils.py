@@ -54,3 +54,15 @@ def test_save_figure_writes_a_png_atomically_and_closes_the_figure(tmp_path):
     assert Image.open(path).format == "PNG"
     assert [p.name for p in path.parent.iterdir()] == ["plot.png"]  # no temp file left
     assert not plt.fignum_exists(fig.number)
+
+
+def test_keep_freed_memory_applies_on_glibc_and_leaves_results_alone():
+    import platform
+
+    from a3lab.utils import keep_freed_memory
+
+    x = torch.randn(64, 32, 14, 14)
+    before = torch.nn.functional.leaky_relu(x, 0.2)
+    applied = keep_freed_memory()
+    assert applied == (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")
+    assert torch.equal(torch.nn.functional.leaky_relu(x, 0.2), before)

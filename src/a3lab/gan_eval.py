@@ -21,7 +21,7 @@ import math
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -501,6 +501,7 @@ def reproduce(
     resume: bool = False,
     classifier_for: Callable[[str], nn.Module] | None = None,
     progress_bar: bool = True,
+    runs: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Train and evaluate the write-up's four runs; write `comparison.json`, `comparison.md` and the grids.
 
@@ -512,6 +513,8 @@ def reproduce(
         resume: continue runs whose folders hold a checkpoint instead of starting them afresh.
         classifier_for: dataset -> judge (default: the domain CNN, `load_classifier`).
         progress_bar: show the training progress bars.
+        runs: only these runs (names as `run_name` gives them; default: all four). Two processes can share the
+            work this way; a last call with `resume` over all four then reuses the finished runs.
 
     Returns:
         {"preset", "seed", "runs": {name: `evaluate_run`'s dict + train_seconds, epochs (done, fractional),
@@ -526,9 +529,15 @@ def reproduce(
     out_dir.mkdir(parents=True, exist_ok=True)
     eval_config = replace(p.eval, seed=seed)
     judges: dict[str, nn.Module] = {}
-    runs: dict[str, Any] = {}
+    results: dict[str, Any] = {}
     images: list[str] = []
     plan = [(d, c) for d in ("mnist", "fashion-mnist") for c in (False, True)]
+    if runs is not None:
+        names = [run_name(d, c) for d, c in plan]
+        unknown = sorted(set(runs) - set(names))
+        if unknown or not runs:
+            raise ValueError(f"--runs takes some of {', '.join(names)}; got {', '.join(unknown) or 'none'}")
+        plan = [(d, c) for d, c in plan if run_name(d, c) in runs]
     for dataset, conditional in progress(plan, total=len(plan), desc=f"gan reproduce ({p.name})"):
         name = run_name(dataset, conditional)
         run_dir = out_dir / name
@@ -565,8 +574,8 @@ def reproduce(
             shutil.copyfile(run_dir / "grid_latest.png", grid)
             images.append(grid.name)
             result["grid"] = grid.name
-        runs[name] = result
-    summary = {"preset": p.name, "seed": seed, "runs": runs, "images": images}
+        results[name] = result
+    summary = {"preset": p.name, "seed": seed, "runs": results, "images": images}
     write_json(summary, out_dir / "comparison.json")
     atomic_write_text(comparison_markdown(summary), out_dir / "comparison.md")
     return summary

@@ -21,6 +21,7 @@ _CONFIG_FLAGS = {
     "channels": "channels",
     "batch_size": "batch_size",
     "lr": "lr",
+    "lr_decay": "lr_decay",
     "ema_decay": "ema_decay",
     "train_examples": "train_examples",
     "beta1": None,
@@ -47,6 +48,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--epochs", type=positive_int, default=None, help="passes over the training set (default: 5)")
     tr.add_argument("--batch-size", type=positive_int, default=None, help="images per step and process (default: 64)")
     tr.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: 2e-4)")
+    tr.add_argument(
+        "--lr-decay",
+        type=float,
+        default=None,
+        metavar="FRACTION",
+        help="last fraction of the steps over which the learning rates fall linearly to 0 (default: 0, constant)",
+    )
     tr.add_argument("--beta1", type=float, default=None, help="Adam beta1 (default: 0.5)")
     tr.add_argument("--beta2", type=float, default=None, help="Adam beta2 (default: 0.999)")
     tr.add_argument("--latent-dim", type=positive_int, default=None, help="size of z (default: 100)")

@@ -55,6 +55,13 @@ def register(actions: argparse._SubParsersAction) -> None:
     rep.add_argument(
         "--max-minutes", type=float, default=None, help="wall-clock cap on each run's training (default: the preset's)"
     )
+    rep.add_argument(
+        "--runs",
+        type=lambda s: [name.strip() for name in s.split(",") if name.strip()],
+        default=None,
+        metavar="NAME[,NAME]",
+        help="only these of mnist-gan, mnist-cgan, fashion-mnist-gan, fashion-mnist-cgan (default: all four)",
+    )
     rep.add_argument("--cache-dir", default=None, help="real-feature cache (default: ~/.cache/a3lab/gan-eval)")
     add_common(rep)
     rep.set_defaults(func=cmd_reproduce)
@@ -115,7 +122,13 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
     device = str(resolve_device(args.device))
     summary = reproduce(
-        reproduce_preset(args), args.out, device=device, seed=args.seed, cache_dir=args.cache_dir, resume=args.resume
+        reproduce_preset(args),
+        args.out,
+        device=device,
+        seed=args.seed,
+        cache_dir=args.cache_dir,
+        resume=args.resume,
+        runs=args.runs,
     )
     print(comparison_markdown(summary))
     print(f"wrote {Path(args.out) / 'comparison.json'} and comparison.md")

@@ -40,6 +40,9 @@ class GANConfig:
     """Adam learning rate of both networks"""
     betas: tuple[float, float] = (0.5, 0.999)
     """Adam betas"""
+    lr_decay: float = 0.0
+    """the last fraction of the run's steps (set by `epochs`) over which both learning rates fall linearly to
+    zero; 0 keeps them constant"""
     ema_decay: float = 0.999
     """decay of the generator's exponential moving average (0 keeps a plain copy)"""
     seed: int = 0
@@ -67,6 +70,8 @@ class GANConfig:
             raise ValueError(f"--batch-size must be >= 2 (batch norm needs two examples), got {self.batch_size}")
         if not self.lr > 0:
             raise ValueError(f"--lr must be > 0, got {self.lr}")
+        if not 0.0 <= self.lr_decay <= 1.0:
+            raise ValueError(f"--lr-decay must be in [0, 1], got {self.lr_decay}")
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
             raise ValueError(f"--beta1 and --beta2 must be in [0, 1), got {self.betas}")
         if not 0.0 <= self.ema_decay < 1.0:

@@ -329,6 +329,9 @@ class Trainer:
             logits = self.d_train(both, both_labels)  # (2B,)
             real_logits, fake_logits = logits[:B], logits[B:]
         d_loss = models.discriminator_loss(real_logits, fake_logits, config.loss)
+        lr = self.learning_rate()
+        for group in self.opt_d.param_groups + self.opt_g.param_groups:
+            group["lr"] = lr
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         self.opt_d.step()
@@ -345,6 +348,16 @@ class Trainer:
         with torch.no_grad():
             d_real, d_fake = torch.sigmoid(real_logits).mean(), torch.sigmoid(fake_logits).mean()
             return torch.stack([d_loss.detach(), g_loss.detach(), d_real, d_fake]).double().cpu()
+
+    def learning_rate(self) -> float:
+        """Both networks' learning rate at this step: `lr`, falling linearly to zero over the last `lr_decay`
+        of the `epochs * steps_per_epoch` steps (a function of the step alone, so a resumed run follows it)."""
+        config = self.config
+        total = config.epochs * self.steps_per_epoch
+        decay_steps = config.lr_decay * total
+        if decay_steps == 0 or self.global_step < total - decay_steps:
+            return config.lr
+        return config.lr * max(0.0, (total - self.global_step) / decay_steps)
 
     @torch.no_grad()
     def _update_ema(self) -> None:
