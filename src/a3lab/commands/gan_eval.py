@@ -50,7 +50,9 @@ def register(actions: argparse._SubParsersAction) -> None:
     )
     rep.add_argument("--out", default="gan-reproduce", help="output folder (default: gan-reproduce)")
     rep.add_argument("--resume", action="store_true", help="continue runs whose folders hold a checkpoint")
-    rep.add_argument("--arch", choices=["mlp", "dcgan"], default=None, help="networks (default: the preset's, mlp)")
+    rep.add_argument(
+        "--arch", choices=["mlp", "dcgan"], default=None, help="networks of all four runs (default: the preset's)"
+    )
     rep.add_argument("--epochs", type=positive_int, default=None, help="epochs a run (default: the preset's)")
     rep.add_argument(
         "--max-minutes", type=float, default=None, help="wall-clock cap on each run's training (default: the preset's)"
@@ -111,6 +113,8 @@ def reproduce_preset(args: argparse.Namespace) -> Preset:
     if not overrides:
         return preset
     name = preset.name + "".join(f", {k.replace('_', '-')} {v}" for k, v in overrides.items())
+    if "arch" in overrides:  # one architecture for every run
+        overrides["arch_by_dataset"] = {}
     return replace(preset, name=name, **overrides)  # Preset validates the values
 
 
