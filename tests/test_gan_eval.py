@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -242,6 +243,7 @@ def test_cli_reproduce_overrides_the_preset_and_names_them(run_cli, monkeypatch:
     assert run_cli(["gan", "reproduce", "--preset", "full", "--arch", "dcgan", "--max-minutes", "10"]) == 0
     p = seen["preset"]
     assert (p.arch, p.max_minutes, p.epochs) == ("dcgan", 10.0, gan_eval.PRESETS["full"].epochs)
+    assert p.arch_for("fashion-mnist") == p.arch_for("mnist") == "dcgan"  # --arch sets all four runs
     assert p.name == "full, arch dcgan, max-minutes 10.0" and p.eval == gan_eval.PRESETS["full"].eval
     assert "full, arch dcgan" in capsys.readouterr().out
     assert (
@@ -259,11 +261,13 @@ def test_cli_reproduce_overrides_the_preset_and_names_them(run_cli, monkeypatch:
 
 def test_reproduce_runs_only_the_named_runs_and_a_later_call_reuses_them(tiny_data: Path, tmp_path: Path):
     kwargs = dict(cache_dir=tmp_path / "cache", classifier_for=lambda d: BarClassifier(), progress_bar=False)
-    part = gan_eval.reproduce(TINY, tmp_path / "out", runs=["fashion-mnist-cgan"], **kwargs)
-    assert list(part["runs"]) == ["fashion-mnist-cgan"]
+    preset = replace(TINY, arch_by_dataset={"fashion-mnist": "mlp"})
+    part = gan_eval.reproduce(preset, tmp_path / "out", runs=["fashion-mnist-cgan"], **kwargs)
+    assert list(part["runs"]) == ["fashion-mnist-cgan"] and part["runs"]["fashion-mnist-cgan"]["arch"] == "mlp"
     assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.is_dir()) == ["fashion-mnist-cgan"]
     stamp = (tmp_path / "out" / "fashion-mnist-cgan" / "checkpoint.pt").stat().st_mtime_ns
-    whole = gan_eval.reproduce(TINY, tmp_path / "out", resume=True, **kwargs)
+    whole = gan_eval.reproduce(preset, tmp_path / "out", resume=True, **kwargs)
+    assert [r["arch"] for r in whole["runs"].values()] == ["dcgan", "dcgan", "mlp", "mlp"]
     assert list(whole["runs"]) == ["mnist-gan", "mnist-cgan", "fashion-mnist-gan", "fashion-mnist-cgan"]
     assert (tmp_path / "out" / "fashion-mnist-cgan" / "checkpoint.pt").stat().st_mtime_ns == stamp  # not retrained
     assert whole["runs"]["fashion-mnist-cgan"]["fid"] == part["runs"]["fashion-mnist-cgan"]["fid"]

@@ -452,14 +452,15 @@ class Preset:
         for arch in (self.arch, *self.arch_by_dataset.values()):
             if arch not in ("mlp", "dcgan"):
                 raise ValueError(f"--arch must be mlp or dcgan, got {arch!r}")
-
-    def arch_for(self, dataset: str) -> str:
-        return self.arch_by_dataset.get(dataset, self.arch)
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.max_minutes is not None and not self.max_minutes > 0:
             raise ValueError(f"--max-minutes must be > 0, got {self.max_minutes}")
+
+    def arch_for(self, dataset: str) -> str:
+        """The architecture of the runs on `dataset`."""
+        return self.arch_by_dataset.get(dataset, self.arch)
 
 
 PRESETS: dict[str, Preset] = {
