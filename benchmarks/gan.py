@@ -12,7 +12,9 @@ Speed table, per architecture (mlp, dcgan) and batch size (64, 256), same models
   dataset with per-sample `ToTensor` + `Normalize` transforms, sigmoid + `BCELoss`, G step then D step with
   separate real and fake forwards, default Adam; sampling calls G with autograd on, batch by batch.
 Images per second are medians over timed steps after warm-up, ours and the reference interleaved
-(`--repeats` rounds), so a shared machine's load hits both alike; read the ratio.
+(`--repeats` rounds), so a shared machine's load hits both alike; read the ratio. Like the a3lab CLI, the script
+first makes glibc malloc keep freed memory (`a3lab.utils.keep_freed_memory`), which speeds up both loops;
+`--default-malloc` leaves it alone.
 
 The real run trains a conditional GAN (DCGAN by default, `--real-run-arch mlp --real-run-projection` for the MLP
 with a projection discriminator) for as long as `--real-run-minutes` allows, then reports its throughput and, when
