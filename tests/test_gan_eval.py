@@ -259,6 +259,28 @@ def test_cli_reproduce_overrides_the_preset_and_names_them(run_cli, monkeypatch:
 # ----------------------------------------------------------------------------- reproduce and the report
 
 
+def test_reproduce_resume_keeps_a_run_that_used_up_its_time_budget(tiny_data: Path, tmp_path: Path):
+    kwargs = dict(cache_dir=tmp_path / "cache", classifier_for=lambda d: BarClassifier(), progress_bar=False)
+    capped = replace(TINY, epochs=3, train_examples=96, max_minutes=1e-6)  # stops after its first step
+    first = gan_eval.reproduce(capped, tmp_path / "out", runs=["mnist-gan"], **kwargs)["runs"]["mnist-gan"]
+    assert first["stopped"] == "time_limit" and first["epochs"] < 3
+    checkpoint = tmp_path / "out" / "mnist-gan" / "checkpoint.pt"
+    stamp = checkpoint.stat().st_mtime_ns
+    again = gan_eval.reproduce(capped, tmp_path / "out", runs=["mnist-gan"], resume=True, **kwargs)["runs"]["mnist-gan"]
+    assert checkpoint.stat().st_mtime_ns == stamp  # not trained past the preset's cap
+    assert (again["epochs"], again["train_seconds"], again["fid"]) == (
+        first["epochs"],
+        first["train_seconds"],
+        first["fid"],
+    )
+    # A run interrupted before its cap continues, with what is left of the budget.
+    roomy = replace(capped, max_minutes=5.0)
+    summary = json.loads((tmp_path / "out" / "mnist-gan" / "summary.json").read_text())
+    (tmp_path / "out" / "mnist-gan" / "summary.json").write_text(json.dumps({**summary, "stopped": "interrupted"}))
+    more = gan_eval.reproduce(roomy, tmp_path / "out", runs=["mnist-gan"], resume=True, **kwargs)["runs"]["mnist-gan"]
+    assert more["stopped"] == "completed" and more["epochs"] == 3
+
+
 def test_reproduce_runs_only_the_named_runs_and_a_later_call_reuses_them(tiny_data: Path, tmp_path: Path):
     kwargs = dict(cache_dir=tmp_path / "cache", classifier_for=lambda d: BarClassifier(), progress_bar=False)
     preset = replace(TINY, arch_by_dataset={"fashion-mnist": "mlp"})

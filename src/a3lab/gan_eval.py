@@ -531,7 +531,7 @@ def reproduce(
         {"preset", "seed", "runs": {name: `evaluate_run`'s dict + train_seconds, epochs (done, fractional),
         epochs_planned, stopped, train_images_per_second, grid}, "images": [file names]}.
     """
-    from a3lab.gan import GANConfig, train
+    from a3lab.gan import GANConfig
 
     p = get_preset(preset)
     if seed < 0:
@@ -563,14 +563,7 @@ def reproduce(
             train_examples=p.train_examples,
             **p.gan_options,
         )
-        trained = train(
-            gan_config,
-            run_dir,
-            resume=resume and (run_dir / "checkpoint.pt").is_file(),
-            device=device,
-            progress_bar=progress_bar,
-            max_minutes=p.max_minutes,
-        )
+        trained = _train_within_budget(gan_config, run_dir, p.max_minutes, resume, device, progress_bar)
         if dataset not in judges:
             judges[dataset] = (classifier_for or (lambda d: load_classifier(d, device=device)))(dataset)
         result = evaluate_run(run_dir, eval_config, device, judges[dataset], cache_dir=cache_dir)
@@ -590,6 +583,27 @@ def reproduce(
     write_json(summary, out_dir / "comparison.json")
     atomic_write_text(comparison_markdown(summary), out_dir / "comparison.md")
     return summary
+
+
+def _train_within_budget(
+    config: Any, run_dir: Path, max_minutes: float | None, resume: bool, device: str, progress_bar: bool
+) -> dict[str, Any]:
+    """Train one run of a preset, or continue it; `max_minutes` caps the run's wall time over all sessions.
+
+    A resumed run that already stopped at the cap (or has used it up) is not trained further: its stored
+    summary is returned, so re-running `reproduce` or the report evaluates what the preset trained.
+    """
+    from a3lab.gan import train
+
+    resume = resume and (run_dir / "checkpoint.pt").is_file()
+    previous = None
+    if resume and (run_dir / "summary.json").is_file():
+        previous = json.loads((run_dir / "summary.json").read_text())
+    if previous is not None and max_minutes is not None:
+        max_minutes -= previous["seconds"] / 60.0
+        if previous["stopped"] == "time_limit" or max_minutes <= 0:
+            return previous
+    return train(config, run_dir, resume=resume, device=device, progress_bar=progress_bar, max_minutes=max_minutes)
 
 
 def comparison_markdown(summary: dict[str, Any]) -> str:
