@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from a3lab.errors import A3labError
     from a3lab.utils import keep_freed_memory
 
-    keep_freed_memory()  # fewer page faults: every command's tensor loops run faster
+    keep_freed_memory()  # fewer page faults in every command's tensor loops
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

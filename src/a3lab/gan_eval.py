@@ -480,7 +480,7 @@ PRESETS: dict[str, Preset] = {
     ),
     # With 19 minutes a run the MLP is better on MNIST (30 epochs: FID 12.8 / 13.2 against the DCGAN's
     # 113 / 14.9 after 15 epochs) and the DCGAN on Fashion-MNIST (38.3 / 22.4 against 40.6 / 34.1): README,
-    # "Problem 4". The MLP gets 40 epochs; the DCGAN stops at the time cap after about 16.
+    # "Problem 4". The MLP gets 40 epochs; the DCGAN stops at the time cap after about 17.
     "full": Preset(
         name="full",
         arch="mlp",
