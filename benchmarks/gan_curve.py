@@ -58,21 +58,30 @@ def run_curve(args: argparse.Namespace) -> list[dict]:
     minutes_left = args.max_minutes
     for epochs in args.at:
         config = GANConfig(
-            dataset=args.dataset, arch=args.arch, conditional=args.conditional, projection=args.projection,
-            loss=args.loss, channels=args.channels, batch_size=args.batch_size, lr=args.lr, epochs=epochs,
+            dataset=args.dataset,
+            arch=args.arch,
+            conditional=args.conditional,
+            projection=args.projection,
+            loss=args.loss,
+            channels=args.channels,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            epochs=epochs,
             seed=args.seed,
         )
         summary = train(
             config, run_dir, resume=bool(rows), device=args.device, progress_bar=False, max_minutes=minutes_left
         )
         result = evaluate_run(run_dir, eval_config, args.device, judge)
-        rows.append({
-            "epochs": round(summary["global_step"] / summary["steps_per_epoch"], 2),
-            "train_minutes": summary["seconds"] / 60.0,
-            "images_per_second": summary["images_per_second"],
-            **{k: result[k] for k in ("fid", "fid_floor", "fid_over_floor", "kid", "precision", "recall")},
-            "conditional_accuracy": result["conditional_accuracy"],
-        })
+        rows.append(
+            {
+                "epochs": round(summary["global_step"] / summary["steps_per_epoch"], 2),
+                "train_minutes": summary["seconds"] / 60.0,
+                "images_per_second": summary["images_per_second"],
+                **{k: result[k] for k in ("fid", "fid_floor", "fid_over_floor", "kid", "precision", "recall")},
+                "conditional_accuracy": result["conditional_accuracy"],
+            }
+        )
         print(format_row(rows[-1]), flush=True)
         if summary["stopped"] != "completed":
             break
