@@ -9,9 +9,9 @@ The run trains up to each epoch of `--at` in turn (`a3lab.gan.Trainer`, resumed 
 `a3lab.gan_eval.evaluate_run` samples the EMA generator and scores it against the test split on the domain CNN's
 features, beside the real train-vs-test floor. `--max-minutes` caps the training time over all points: the point
 where it runs out is evaluated at the fractional epoch reached, and the curve ends there. The table (Markdown),
-`curve.json` and `curve.png` (FID / floor against epochs, log scale) are written into `--out`; the run folder is
-`--out/run`. On a GPU (`--device cuda`) it shows how far a configuration goes with more epochs than the 19-minute
-CPU preset gives it.
+`curve.json` (rewritten after every point) and `curve.png` (FID / floor against epochs, log scale) are written
+into `--out`; the run folder is `--out/run`. On a GPU (`--device cuda`) it shows how far a configuration goes with
+more epochs than the 19-minute CPU preset gives it. Evaluation time is not counted in `--max-minutes`.
 """
 
 from __future__ import annotations
@@ -83,6 +83,8 @@ def run_curve(args: argparse.Namespace) -> list[dict]:
             }
         )
         print(format_row(rows[-1]), flush=True)
+        # After every point, so a run stopped from outside keeps the curve so far.
+        write_json({"setting": vars(args) | {"out": str(args.out)}, "rows": rows}, args.out / "curve.json")
         if summary["stopped"] != "completed":
             break
         if minutes_left is not None:
@@ -132,7 +134,6 @@ def main(argv: list[str] | None = None) -> None:
     print(HEADER, flush=True)
     t0 = time.perf_counter()
     rows = run_curve(args)
-    write_json({"setting": vars(args) | {"out": str(args.out)}, "rows": rows}, args.out / "curve.json")
     plot(rows, title, args.out / "curve.png")
     print(f"{time.perf_counter() - t0:.0f} s in all; {args.out / 'curve.json'}", flush=True)
 
