@@ -247,9 +247,17 @@ def test_cli_reproduce_overrides_the_preset_and_names_them(run_cli, monkeypatch:
     assert p.name == "full, arch dcgan, max-minutes 10.0" and p.eval == gan_eval.PRESETS["full"].eval
     assert "full, arch dcgan" in capsys.readouterr().out
     assert (
-        commands.reproduce_preset(argparse.Namespace(preset="quick", arch=None, epochs=None, max_minutes=None))
+        commands.reproduce_preset(
+            argparse.Namespace(preset="quick", arch=None, loss=None, epochs=None, max_minutes=None)
+        )
         is (gan_eval.PRESETS["quick"])
     )
+    assert run_cli(["gan", "reproduce", "--preset", "full", "--loss", "hinge"]) == 0
+    p = seen["preset"]
+    assert (p.loss, p.name, p.arch_by_dataset) == ("hinge", "full, loss hinge", {"fashion-mnist": "dcgan"})
+    with pytest.raises(SystemExit) as e:  # argparse's error: one line, exit 2
+        run_cli(["gan", "reproduce", "--loss", "wasserstein"])
+    assert e.value.code == 2 and "--loss" in capsys.readouterr().err
     assert run_cli(["gan", "reproduce", "--runs", "mnist-gan, fashion-mnist-cgan"]) == 0
     assert seen["runs"] == ["mnist-gan", "fashion-mnist-cgan"]
     assert run_cli(["gan", "reproduce", "--max-minutes", "0"]) == 2

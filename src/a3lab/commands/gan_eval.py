@@ -53,6 +53,9 @@ def register(actions: argparse._SubParsersAction) -> None:
     rep.add_argument(
         "--arch", choices=["mlp", "dcgan"], default=None, help="networks of all four runs (default: the preset's)"
     )
+    rep.add_argument(
+        "--loss", choices=["bce", "hinge"], default=None, help="GAN loss of all four runs (default: the preset's)"
+    )
     rep.add_argument("--epochs", type=positive_int, default=None, help="epochs a run (default: the preset's)")
     rep.add_argument(
         "--max-minutes", type=float, default=None, help="wall-clock cap on each run's training (default: the preset's)"
@@ -103,13 +106,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def reproduce_preset(args: argparse.Namespace) -> Preset:
-    """The named preset with `--arch`, `--epochs` and `--max-minutes` applied; its name records them."""
+    """The named preset with `--arch`, `--loss`, `--epochs` and `--max-minutes` applied; its name records them."""
     from dataclasses import replace
 
     from a3lab.gan_eval import get_preset
 
     preset = get_preset(args.preset)
-    overrides = {k: getattr(args, k) for k in ("arch", "epochs", "max_minutes") if getattr(args, k) is not None}
+    overrides = {k: getattr(args, k) for k in ("arch", "loss", "epochs", "max_minutes") if getattr(args, k) is not None}
     if not overrides:
         return preset
     name = preset.name + "".join(f", {k.replace('_', '-')} {v}" for k, v in overrides.items())
