@@ -89,6 +89,18 @@ def test_presets_are_the_documented_ones():
         Preset(name="x", arch="resnet", epochs=1, batch_size=64, train_examples=None, eval=SMALL)
     with pytest.raises(ValueError, match="--max-minutes"):
         Preset(name="x", arch="mlp", epochs=1, batch_size=64, train_examples=None, eval=SMALL, max_minutes=0)
+    base = dict(name="x", arch="mlp", epochs=1, batch_size=64, train_examples=None, eval=SMALL)
+    with pytest.raises(ValueError, match="--arch"):
+        Preset(**base, by_dataset={"mnist": {"arch": "resnet"}})
+    with pytest.raises(ValueError, match="--loss"):
+        Preset(**base, by_dataset={"fashion-mnist": {"loss": "wasserstein"}})
+    with pytest.raises(ValueError, match="unknown data sets in the preset: cifar10"):
+        Preset(**base, by_dataset={"cifar10": {"arch": "mlp"}})
+    # Per data set settings win over the preset's own; `without` drops one of them from every data set.
+    p = Preset(**base, loss="hinge", gan_options={"projection": True}, by_dataset={"mnist": {"arch": "dcgan"}})
+    assert p.options_for("mnist") == {"arch": "dcgan", "loss": "hinge", "projection": True}
+    assert p.options_for("fashion-mnist") == {"arch": "mlp", "loss": "hinge", "projection": True}
+    assert p.without("arch").by_dataset == {} and p.without("loss").by_dataset == {"mnist": {"arch": "dcgan"}}
 
 
 # ----------------------------------------------------------------------------- the real floor
@@ -243,7 +255,7 @@ def test_cli_reproduce_overrides_the_preset_and_names_them(run_cli, monkeypatch:
     assert run_cli(["gan", "reproduce", "--preset", "full", "--arch", "dcgan", "--max-minutes", "10"]) == 0
     p = seen["preset"]
     assert (p.arch, p.max_minutes, p.epochs) == ("dcgan", 10.0, gan_eval.PRESETS["full"].epochs)
-    assert p.arch_for("fashion-mnist") == p.arch_for("mnist") == "dcgan"  # --arch sets all four runs
+    assert p.options_for("fashion-mnist")["arch"] == p.options_for("mnist")["arch"] == "dcgan"  # all four runs
     assert p.name == "full, arch dcgan, max-minutes 10.0" and p.eval == gan_eval.PRESETS["full"].eval
     assert "full, arch dcgan" in capsys.readouterr().out
     assert (
@@ -254,7 +266,8 @@ def test_cli_reproduce_overrides_the_preset_and_names_them(run_cli, monkeypatch:
     )
     assert run_cli(["gan", "reproduce", "--preset", "full", "--loss", "hinge"]) == 0
     p = seen["preset"]
-    assert (p.loss, p.name, p.arch_by_dataset) == ("hinge", "full, loss hinge", {"fashion-mnist": "dcgan"})
+    assert (p.name, p.by_dataset) == ("full, loss hinge", {"fashion-mnist": {"arch": "dcgan"}})
+    assert p.options_for("fashion-mnist")["loss"] == p.options_for("mnist")["loss"] == "hinge"
     with pytest.raises(SystemExit) as e:  # argparse's error: one line, exit 2
         run_cli(["gan", "reproduce", "--loss", "wasserstein"])
     assert e.value.code == 2 and "--loss" in capsys.readouterr().err
@@ -291,13 +304,13 @@ def test_reproduce_resume_keeps_a_run_that_used_up_its_time_budget(tiny_data: Pa
 
 def test_reproduce_runs_only_the_named_runs_and_a_later_call_reuses_them(tiny_data: Path, tmp_path: Path):
     kwargs = dict(cache_dir=tmp_path / "cache", classifier_for=lambda d: BarClassifier(), progress_bar=False)
-    preset = replace(TINY, arch_by_dataset={"fashion-mnist": "mlp"})
+    preset = replace(TINY, by_dataset={"fashion-mnist": {"arch": "mlp", "loss": "hinge"}})
     part = gan_eval.reproduce(preset, tmp_path / "out", runs=["fashion-mnist-cgan"], **kwargs)
     assert list(part["runs"]) == ["fashion-mnist-cgan"] and part["runs"]["fashion-mnist-cgan"]["arch"] == "mlp"
     assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.is_dir()) == ["fashion-mnist-cgan"]
     stamp = (tmp_path / "out" / "fashion-mnist-cgan" / "checkpoint.pt").stat().st_mtime_ns
     whole = gan_eval.reproduce(preset, tmp_path / "out", resume=True, **kwargs)
-    assert [r["arch"] for r in whole["runs"].values()] == ["dcgan", "dcgan", "mlp", "mlp"]
+    assert [(r["arch"], r["loss"]) for r in whole["runs"].values()] == [("dcgan", "bce")] * 2 + [("mlp", "hinge")] * 2
     assert list(whole["runs"]) == ["mnist-gan", "mnist-cgan", "fashion-mnist-gan", "fashion-mnist-cgan"]
     assert (tmp_path / "out" / "fashion-mnist-cgan" / "checkpoint.pt").stat().st_mtime_ns == stamp  # not retrained
     assert whole["runs"]["fashion-mnist-cgan"]["fid"] == part["runs"]["fashion-mnist-cgan"]["fid"]

@@ -116,8 +116,9 @@ def reproduce_preset(args: argparse.Namespace) -> Preset:
     if not overrides:
         return preset
     name = preset.name + "".join(f", {k.replace('_', '-')} {v}" for k, v in overrides.items())
-    if "arch" in overrides:  # one architecture for every run
-        overrides["arch_by_dataset"] = {}
+    for key in ("arch", "loss"):  # one architecture (loss) for every run
+        if key in overrides:
+            preset = preset.without(key)
     return replace(preset, name=name, **overrides)  # Preset validates the values
 
 

@@ -173,7 +173,7 @@ def _render_gan(r: dict) -> list[Block]:
         rows.append(
             [
                 name,
-                v.get("arch"),
+                ", ".join(x for x in (v.get("arch"), v.get("loss")) if x),
                 v.get("epochs"),
                 v.get("fid"),
                 v.get("fid_floor"),
@@ -191,7 +191,7 @@ def _render_gan(r: dict) -> list[Block]:
         table_block(
             [
                 "run",
-                "arch",
+                "arch, loss",
                 "epochs",
                 "FID",
                 "FID floor",
