@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 
+from a3lab.data import DATASETS
 from a3lab.gan import GANConfig, train
 from a3lab.gan_eval import EvalConfig, evaluate_run, load_classifier
 from a3lab.utils import keep_freed_memory, save_figure, write_json
@@ -27,7 +29,7 @@ from a3lab.utils import keep_freed_memory, save_figure, write_json
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default="fashion-mnist")
+    p.add_argument("--dataset", choices=list(DATASETS), default="fashion-mnist")
     p.add_argument("--arch", choices=["mlp", "dcgan"], default="dcgan")
     cond = p.add_mutually_exclusive_group()
     cond.add_argument("--conditional", dest="conditional", action="store_true", default=True)
@@ -46,18 +48,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if any(b <= a for a, b in zip(args.at, args.at[1:])) or args.at[0] < 1:
         p.error("--at takes increasing epochs >= 1")
-    return args
-
-
-def run_curve(args: argparse.Namespace) -> list[dict]:
-    """Train to each point of `args.at` and evaluate there; returns one row per point reached."""
-    run_dir = args.out / "run"
-    eval_config = EvalConfig(n=args.n, seed=args.seed)
-    judge = load_classifier(args.dataset, device=args.device)
-    rows: list[dict] = []
-    minutes_left = args.max_minutes
-    for epochs in args.at:
-        config = GANConfig(
+    if args.max_minutes is not None and not args.max_minutes > 0:
+        p.error(f"--max-minutes must be > 0, got {args.max_minutes}")
+    try:  # bad settings end here, in one line, before any training
+        args.gan_config = GANConfig(
             dataset=args.dataset,
             arch=args.arch,
             conditional=args.conditional,
@@ -66,13 +60,31 @@ def run_curve(args: argparse.Namespace) -> list[dict]:
             channels=args.channels,
             batch_size=args.batch_size,
             lr=args.lr,
-            epochs=epochs,
+            epochs=args.at[-1],
             seed=args.seed,
         )
+        args.eval_config = EvalConfig(n=args.n, seed=args.seed)
+    except ValueError as e:
+        p.error(str(e))
+    return args
+
+
+def run_curve(args: argparse.Namespace) -> list[dict]:
+    """Train to each point of `args.at` and evaluate there; returns one row per point reached."""
+    run_dir = args.out / "run"
+    judge = load_classifier(args.dataset, device=args.device)
+    rows: list[dict] = []
+    minutes_left = args.max_minutes
+    for epochs in args.at:
         summary = train(
-            config, run_dir, resume=bool(rows), device=args.device, progress_bar=False, max_minutes=minutes_left
+            replace(args.gan_config, epochs=epochs),
+            run_dir,
+            resume=bool(rows),
+            device=args.device,
+            progress_bar=False,
+            max_minutes=minutes_left,
         )
-        result = evaluate_run(run_dir, eval_config, args.device, judge)
+        result = evaluate_run(run_dir, args.eval_config, args.device, judge)
         rows.append(
             {
                 "epochs": round(summary["global_step"] / summary["steps_per_epoch"], 2),
@@ -84,7 +96,7 @@ def run_curve(args: argparse.Namespace) -> list[dict]:
         )
         print(format_row(rows[-1]), flush=True)
         # After every point, so a run stopped from outside keeps the curve so far.
-        write_json({"setting": vars(args) | {"out": str(args.out)}, "rows": rows}, args.out / "curve.json")
+        write_json({"setting": setting(args), "rows": rows}, args.out / "curve.json")
         if summary["stopped"] != "completed":
             break
         if minutes_left is not None:
@@ -92,6 +104,12 @@ def run_curve(args: argparse.Namespace) -> list[dict]:
             if minutes_left <= 0:
                 break
     return rows
+
+
+def setting(args: argparse.Namespace) -> dict:
+    """The command line's settings as JSON (the validated configs are derived from them)."""
+    skip = ("gan_config", "eval_config")
+    return {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k not in skip}
 
 
 HEADER = (

@@ -634,7 +634,7 @@ def comparison_markdown(summary: dict[str, Any]) -> str:
     ]
     for name, r in summary["runs"].items():
         lines.append(
-            f"| {name} | {r['arch']}, {r.get('loss', 'bce')} | {r['epochs']} | {r['train_seconds']:.0f} "
+            f"| {name} | {r['arch']}, {r['loss']} | {r['epochs']} | {r['train_seconds']:.0f} "
             f"| {r['fid']:.2f} ({r['fid_floor']:.2f}) "
             f"| {r['kid']:.4f} ({r['kid_floor']:.4f}) | {r['precision']:.3f} | {r['recall']:.3f} "
             f"| {r['class_entropy_bits']:.2f} | {_pct(r['conditional_accuracy'])} |"
@@ -672,8 +672,7 @@ def report_experiment(preset: str, out_dir: Path, device: str = "cpu", seed: int
     The "quick" preset trains MLP GANs (projection discriminator for the cGAN) for 2 epochs on all 60,000
     training images (at most 1.5 minutes a run) and evaluates 2,000 generated against 2,000 test images;
     "full" trains the MLP with the hinge loss on MNIST (40 epochs) and the DCGAN with the non-saturating loss on
-    Fashion-MNIST (at most 19 minutes a run) and
-    evaluates 10,000 against the 10,000 test images.
+    Fashion-MNIST (at most 19 minutes a run) and evaluates 10,000 against the 10,000 test images.
     Runs already in out_dir are resumed (a finished one is only evaluated again), so an interrupted report
     continues where it stopped.
 
