@@ -5,7 +5,7 @@ GFLOP/s for full SDPA, our sliding window (blocked, matmul, flex), Linformer and
     python benchmarks/attention.py --preset quick        # N = 1k..4k
     python benchmarks/attention.py --sizes 1024,4096 --methods full,sliding-blocked --out runs/mine
 
-Every flag of `a3lab attention bench` works here; the logic lives in `a3lab.attention_bench`.
+Every flag of `a3lab attention bench` works here; the logic lives in `a3lab.attention.bench`.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from a3lab.classifiers import accuracy_targets, run_comparison, summarise
-from a3lab.sequences import SequenceConfig, run_sequences
+from a3lab.classifiers.sequences import SequenceConfig, run_sequences
 from a3lab.utils import keep_freed_memory
 
 ANCHOR_LENGTH_200 = {"gru": 0.73, "cnn1d": 0.54}  # ANCHORS.md: GRU (3.4k params), 1-D CNN RF 7 + average pooling

@@ -181,8 +181,8 @@ def real_run(args: argparse.Namespace, out_dir: Path) -> dict:
     summary = train(config, out_dir, progress_bar=True, max_minutes=args.real_run_minutes)
     result = {"config": config.to_dict(), "train": summary}
     try:
-        from a3lab import metrics
-        from a3lab.gan_eval import load_classifier
+        from a3lab.gan import metrics
+        from a3lab.gan.evaluate import load_classifier
     except ImportError:
         print("a3lab.gan_eval not installed: no conditional accuracy")
         return result

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from a3lab import attention, attention_bench
+from a3lab import attention
 from a3lab.attention import (
     MultiHeadSelfAttention,
     TransformerEncoder,
@@ -20,7 +20,8 @@ from a3lab.attention import (
     linformer_attention,
     sliding_window_attention,
 )
-from a3lab.attention_bench import (
+from a3lab.attention import bench as attention_bench
+from a3lab.attention.bench import (
     BenchConfig,
     _peak_rss_mb,
     fit_slope,

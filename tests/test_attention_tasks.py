@@ -10,23 +10,24 @@ import pytest
 import torch
 
 from a3lab.attention import full_attention
-from a3lab.attention_tasks import (
-    KINDS,
-    PRESETS,
+from a3lab.attention.experiment import PRESETS, report_experiment
+from a3lab.attention.linformer_error import (
     LinformerErrorConfig,
+    capture_qkv,
+    linformer_error,
+    linformer_error_curve,
+    projection_matrix,
+)
+from a3lab.attention.tasks import (
+    KINDS,
     ModelConfig,
     SequenceClassifier,
     TrainConfig,
-    capture_qkv,
     layer_dilations,
-    linformer_error,
-    linformer_error_curve,
     load_model,
     long_range_batch,
     pixel_tokens,
-    projection_matrix,
     receptive_field,
-    report_experiment,
     save_model,
     train_model,
 )

@@ -7,10 +7,8 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import a3lab.sequences as sequences
-from a3lab.cli import main
-from a3lab.rnn import alternating_sum
-from a3lab.sequences import (
+import a3lab.classifiers.sequences as sequences
+from a3lab.classifiers.sequences import (
     HandWired,
     SequenceCNN,
     SequenceConfig,
@@ -25,6 +23,8 @@ from a3lab.sequences import (
     run_sequences,
     train_model,
 )
+from a3lab.cli import main
+from a3lab.rnn import alternating_sum
 
 
 def tiny_config(**kw) -> SequenceConfig:

@@ -195,7 +195,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_sequences(args: argparse.Namespace) -> int:
-    from a3lab.sequences import PRESETS, SequenceConfig, format_table, plot_sequences, run_sequences
+    from a3lab.classifiers.sequences import PRESETS, SequenceConfig, format_table, plot_sequences, run_sequences
     from a3lab.utils import resolve_device, write_json
 
     _set_threads(args.threads)

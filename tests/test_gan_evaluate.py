@@ -11,11 +11,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_gan_metrics import BarClassifier
 
-from a3lab import cli, gan_eval
+from a3lab import cli
 from a3lab.data import load_images
-from a3lab.gan_eval import EvalConfig, Preset
-from test_metrics import BarClassifier
+from a3lab.gan import evaluate as gan_evaluate
+from a3lab.gan import reproduce as gan_reproduce
+from a3lab.gan.evaluate import EvalConfig
+from a3lab.gan.reproduce import Preset
 
 SMALL = EvalConfig(n=100, real_n=60, batch_size=32, kid_subsets=5, kid_subset_size=30)
 
@@ -24,7 +27,8 @@ SMALL = EvalConfig(n=100, real_n=60, batch_size=32, kid_subsets=5, kid_subset_si
 def judge(monkeypatch: pytest.MonkeyPatch) -> BarClassifier:
     """The known classifier stands in for the domain CNN wherever gan_eval would load it."""
     clf = BarClassifier()
-    monkeypatch.setattr(gan_eval, "load_classifier", lambda dataset, root=None, device="cpu": clf)
+    for module in (gan_evaluate, gan_reproduce):
+        monkeypatch.setattr(module, "load_classifier", lambda dataset, root=None, device="cpu": clf)
     return clf
 
 
@@ -50,10 +54,11 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
         write_tiny_dataset(base / "data", name)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("A3LAB_DATA", str(base / "data"))
-        mp.setitem(gan_eval.PRESETS, "quick", TINY)
-        mp.setattr(gan_eval, "default_eval_cache", lambda: base / "cache")
-        mp.setattr(gan_eval, "load_classifier", lambda dataset, root=None, device="cpu": BarClassifier())
-        result = gan_eval.report_experiment("quick", base / "report")
+        mp.setitem(gan_reproduce.PRESETS, "quick", TINY)
+        mp.setattr(gan_evaluate, "default_eval_cache", lambda: base / "cache")
+        for module in (gan_evaluate, gan_reproduce):
+            mp.setattr(module, "load_classifier", lambda dataset, root=None, device="cpu": BarClassifier())
+        result = gan_reproduce.report_experiment("quick", base / "report")
     return result, base / "report"
 
 
@@ -81,10 +86,10 @@ def test_eval_config_errors_name_the_flag(kwargs, flag):
 
 
 def test_presets_are_the_documented_ones():
-    assert set(gan_eval.PRESETS) == {"quick", "full"}
-    assert gan_eval.PRESETS["full"].train_examples is None and gan_eval.PRESETS["full"].eval.n == 10_000
+    assert set(gan_reproduce.PRESETS) == {"quick", "full"}
+    assert gan_reproduce.PRESETS["full"].train_examples is None and gan_reproduce.PRESETS["full"].eval.n == 10_000
     with pytest.raises(ValueError, match="--preset"):
-        gan_eval.get_preset("huge")
+        gan_reproduce.get_preset("huge")
     with pytest.raises(ValueError, match="--arch"):
         Preset(name="x", arch="resnet", epochs=1, batch_size=64, train_examples=None, eval=SMALL)
     with pytest.raises(ValueError, match="--max-minutes"):
@@ -108,17 +113,17 @@ def test_presets_are_the_documented_ones():
 
 def test_fingerprint_covers_scalar_buffers_and_values():
     bn = torch.nn.BatchNorm1d(3)  # holds a 0-d int64 num_batches_tracked
-    assert gan_eval.classifier_fingerprint(bn) == gan_eval.classifier_fingerprint(torch.nn.BatchNorm1d(3))
-    assert gan_eval.fingerprint(torch.tensor(1.5)) != gan_eval.fingerprint(torch.tensor(2.5))
-    assert gan_eval.fingerprint(torch.zeros(2)) != gan_eval.fingerprint(torch.zeros(2, 1))
-    assert gan_eval.fingerprint(torch.empty(0)) == gan_eval.fingerprint(torch.empty(0))
+    assert gan_evaluate.classifier_fingerprint(bn) == gan_evaluate.classifier_fingerprint(torch.nn.BatchNorm1d(3))
+    assert gan_evaluate.fingerprint(torch.tensor(1.5)) != gan_evaluate.fingerprint(torch.tensor(2.5))
+    assert gan_evaluate.fingerprint(torch.zeros(2)) != gan_evaluate.fingerprint(torch.zeros(2, 1))
+    assert gan_evaluate.fingerprint(torch.empty(0)) == gan_evaluate.fingerprint(torch.empty(0))
 
 
 def test_real_reference_is_cached_per_classifier(tiny_root: Path, tmp_path: Path):
     cache = tmp_path / "cache"
     clf = BarClassifier()
-    first = gan_eval.real_reference("mnist", clf, SMALL, root=tiny_root, cache_dir=cache)
-    again = gan_eval.real_reference("mnist", clf, SMALL, root=tiny_root, cache_dir=cache)
+    first = gan_evaluate.real_reference("mnist", clf, SMALL, root=tiny_root, cache_dir=cache)
+    again = gan_evaluate.real_reference("mnist", clf, SMALL, root=tiny_root, cache_dir=cache)
     assert not first["cached"] and again["cached"]
     assert again["floor"] == first["floor"] and torch.equal(again["features"], first["features"])
     assert first["features"].shape == (60, 28)
@@ -127,16 +132,16 @@ def test_real_reference_is_cached_per_classifier(tiny_root: Path, tmp_path: Path
     # Other weights are another judge: a new cache file, not the stale numbers.
     with torch.no_grad():
         clf.head.weight.mul_(2.0)
-    assert not gan_eval.real_reference("mnist", clf, SMALL, root=tiny_root, cache_dir=cache)["cached"]
+    assert not gan_evaluate.real_reference("mnist", clf, SMALL, root=tiny_root, cache_dir=cache)["cached"]
     assert len(list(cache.glob("mnist-*.pt"))) == 2
 
 
 def test_a_damaged_cache_file_is_recomputed(tiny_root: Path, tmp_path: Path):
     cache = tmp_path / "cache"
-    first = gan_eval.real_reference("mnist", BarClassifier(), SMALL, root=tiny_root, cache_dir=cache)
+    first = gan_evaluate.real_reference("mnist", BarClassifier(), SMALL, root=tiny_root, cache_dir=cache)
     (path,) = cache.glob("mnist-*.pt")
     path.write_bytes(b"not a checkpoint")
-    again = gan_eval.real_reference("mnist", BarClassifier(), SMALL, root=tiny_root, cache_dir=cache)
+    again = gan_evaluate.real_reference("mnist", BarClassifier(), SMALL, root=tiny_root, cache_dir=cache)
     assert not again["cached"] and again["floor"] == first["floor"]
 
 
@@ -145,7 +150,7 @@ def test_a_damaged_cache_file_is_recomputed(tiny_root: Path, tmp_path: Path):
 
 def test_real_images_asked_for_their_own_classes_score_like_the_floor(tiny_root: Path, tmp_path: Path):
     images, labels = load_images("mnist", train=True, root=tiny_root)
-    result = gan_eval.evaluate_samples(
+    result = gan_evaluate.evaluate_samples(
         images, labels, "mnist", BarClassifier(), SMALL, root=tiny_root, cache_dir=tmp_path
     )
     assert result["conditional_accuracy"] == 1.0 and result["per_class_accuracy"] == [1.0] * 10
@@ -157,10 +162,10 @@ def test_real_images_asked_for_their_own_classes_score_like_the_floor(tiny_root:
 
 def test_a_collapsed_generator_scores_worse_on_every_metric(tiny_root: Path, tmp_path: Path):
     images, labels = load_images("mnist", train=True, root=tiny_root)
-    good = gan_eval.evaluate_samples(images, None, "mnist", BarClassifier(), SMALL, tiny_root, tmp_path)
+    good = gan_evaluate.evaluate_samples(images, None, "mnist", BarClassifier(), SMALL, tiny_root, tmp_path)
     sevens = images[labels == 7].repeat(10, 1, 1)  # every image a 7
     asked = torch.arange(len(sevens)) % 10  # ... whatever class was asked for
-    bad = gan_eval.evaluate_samples(sevens, asked, "mnist", BarClassifier(), SMALL, tiny_root, tmp_path)
+    bad = gan_evaluate.evaluate_samples(sevens, asked, "mnist", BarClassifier(), SMALL, tiny_root, tmp_path)
     assert good["conditional_accuracy"] is None and good["per_class_accuracy"] is None
     assert bad["fid"] > 10 * good["fid"] and bad["kid"] > good["kid"]
     assert bad["recall"] < 0.3 < good["recall"]
@@ -171,7 +176,7 @@ def test_a_collapsed_generator_scores_worse_on_every_metric(tiny_root: Path, tmp
 
 def test_tanh_scaled_samples_are_refused(tiny_root: Path, tmp_path: Path):
     with pytest.raises(ValueError, match="uint8"):
-        gan_eval.evaluate_samples(torch.rand(10, 28, 28) * 2 - 1, None, "mnist", BarClassifier(), SMALL, tiny_root)
+        gan_evaluate.evaluate_samples(torch.rand(10, 28, 28) * 2 - 1, None, "mnist", BarClassifier(), SMALL, tiny_root)
 
 
 # ----------------------------------------------------------------------------- run folders
@@ -179,20 +184,20 @@ def test_tanh_scaled_samples_are_refused(tiny_root: Path, tmp_path: Path):
 
 def test_evaluate_run_writes_eval_json(tiny_run, judge, tmp_path: Path):
     run = tiny_run(conditional=True)
-    result = gan_eval.evaluate_run(run, SMALL, cache_dir=tmp_path / "cache")
+    result = gan_evaluate.evaluate_run(run, SMALL, cache_dir=tmp_path / "cache")
     saved = json.loads((run / "eval.json").read_text())
     assert saved["fid"] == result["fid"] and saved["dataset"] == "mnist" and saved["conditional"] is True
     assert len(saved["per_class_accuracy"]) == 10 and 0.0 <= saved["conditional_accuracy"] <= 1.0
     assert math.isclose(sum(saved["class_histogram"]), 1.0)
     assert saved["n_generated"] == 100 and saved["arch"] == "dcgan" and saved["epochs_trained"] == 1.0
-    table = gan_eval.format_table(result)
+    table = gan_evaluate.format_table(result)
     assert "FID" in table and "conditional accuracy" in table
 
 
 def test_evaluate_run_of_a_plain_gan_has_no_conditional_accuracy(tiny_run, judge, tmp_path: Path):
-    result = gan_eval.evaluate_run(tiny_run(conditional=False), SMALL, cache_dir=tmp_path / "cache")
+    result = gan_evaluate.evaluate_run(tiny_run(conditional=False), SMALL, cache_dir=tmp_path / "cache")
     assert result["conditional_accuracy"] is None and result["per_class_accuracy"] is None
-    assert "conditional accuracy" not in gan_eval.format_table(result)
+    assert "conditional accuracy" not in gan_evaluate.format_table(result)
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -201,7 +206,7 @@ def test_evaluate_run_of_a_plain_gan_has_no_conditional_accuracy(tiny_run, judge
 @pytest.fixture
 def run_cli(monkeypatch: pytest.MonkeyPatch):
     """`a3lab.cli.main` with `gan eval|reproduce` registered (through the gan area when it registers them)."""
-    from a3lab.commands import gan_eval as commands
+    from a3lab.commands import gan as commands
 
     def build_parser() -> argparse.ArgumentParser:
         parser = real_build_parser()
@@ -243,7 +248,7 @@ def test_cli_eval_errors_are_one_line_and_exit_2(run_cli, tmp_path: Path, capsys
 
 
 def test_cli_reproduce_overrides_the_preset_and_names_them(run_cli, monkeypatch: pytest.MonkeyPatch, capsys):
-    from a3lab.commands import gan_eval as commands
+    from a3lab.commands import gan as commands
 
     seen = {}
 
@@ -251,18 +256,18 @@ def test_cli_reproduce_overrides_the_preset_and_names_them(run_cli, monkeypatch:
         seen["preset"], seen["runs"] = preset, kwargs["runs"]
         return {"preset": preset.name, "seed": 0, "runs": {}, "images": []}
 
-    monkeypatch.setattr(gan_eval, "reproduce", fake_reproduce)
+    monkeypatch.setattr(gan_reproduce, "reproduce", fake_reproduce)
     assert run_cli(["gan", "reproduce", "--preset", "full", "--arch", "dcgan", "--max-minutes", "10"]) == 0
     p = seen["preset"]
-    assert (p.arch, p.max_minutes, p.epochs) == ("dcgan", 10.0, gan_eval.PRESETS["full"].epochs)
+    assert (p.arch, p.max_minutes, p.epochs) == ("dcgan", 10.0, gan_reproduce.PRESETS["full"].epochs)
     assert p.options_for("fashion-mnist")["arch"] == p.options_for("mnist")["arch"] == "dcgan"  # all four runs
-    assert p.name == "full, arch dcgan, max-minutes 10.0" and p.eval == gan_eval.PRESETS["full"].eval
+    assert p.name == "full, arch dcgan, max-minutes 10.0" and p.eval == gan_reproduce.PRESETS["full"].eval
     assert "full, arch dcgan" in capsys.readouterr().out
     assert (
         commands.reproduce_preset(
             argparse.Namespace(preset="quick", arch=None, loss=None, epochs=None, max_minutes=None)
         )
-        is (gan_eval.PRESETS["quick"])
+        is (gan_reproduce.PRESETS["quick"])
     )
     assert run_cli(["gan", "reproduce", "--preset", "full", "--loss", "hinge"]) == 0
     p = seen["preset"]
@@ -283,11 +288,13 @@ def test_cli_reproduce_overrides_the_preset_and_names_them(run_cli, monkeypatch:
 def test_reproduce_resume_keeps_a_run_that_used_up_its_time_budget(tiny_data: Path, tmp_path: Path):
     kwargs = dict(cache_dir=tmp_path / "cache", classifier_for=lambda d: BarClassifier(), progress_bar=False)
     capped = replace(TINY, epochs=3, train_examples=96, max_minutes=1e-6)  # stops after its first step
-    first = gan_eval.reproduce(capped, tmp_path / "out", runs=["mnist-gan"], **kwargs)["runs"]["mnist-gan"]
+    first = gan_reproduce.reproduce(capped, tmp_path / "out", runs=["mnist-gan"], **kwargs)["runs"]["mnist-gan"]
     assert first["stopped"] == "time_limit" and first["epochs"] < 3
     checkpoint = tmp_path / "out" / "mnist-gan" / "checkpoint.pt"
     stamp = checkpoint.stat().st_mtime_ns
-    again = gan_eval.reproduce(capped, tmp_path / "out", runs=["mnist-gan"], resume=True, **kwargs)["runs"]["mnist-gan"]
+    again = gan_reproduce.reproduce(capped, tmp_path / "out", runs=["mnist-gan"], resume=True, **kwargs)["runs"][
+        "mnist-gan"
+    ]
     assert checkpoint.stat().st_mtime_ns == stamp  # not trained past the preset's cap
     assert (again["epochs"], again["train_seconds"], again["fid"]) == (
         first["epochs"],
@@ -298,44 +305,48 @@ def test_reproduce_resume_keeps_a_run_that_used_up_its_time_budget(tiny_data: Pa
     roomy = replace(capped, max_minutes=5.0)
     summary = json.loads((tmp_path / "out" / "mnist-gan" / "summary.json").read_text())
     (tmp_path / "out" / "mnist-gan" / "summary.json").write_text(json.dumps({**summary, "stopped": "interrupted"}))
-    more = gan_eval.reproduce(roomy, tmp_path / "out", runs=["mnist-gan"], resume=True, **kwargs)["runs"]["mnist-gan"]
+    more = gan_reproduce.reproduce(roomy, tmp_path / "out", runs=["mnist-gan"], resume=True, **kwargs)["runs"][
+        "mnist-gan"
+    ]
     assert more["stopped"] == "completed" and more["epochs"] == 3
 
 
 def test_reproduce_runs_only_the_named_runs_and_a_later_call_reuses_them(tiny_data: Path, tmp_path: Path):
     kwargs = dict(cache_dir=tmp_path / "cache", classifier_for=lambda d: BarClassifier(), progress_bar=False)
     preset = replace(TINY, by_dataset={"fashion-mnist": {"arch": "mlp", "loss": "hinge"}})
-    part = gan_eval.reproduce(preset, tmp_path / "out", runs=["fashion-mnist-cgan"], **kwargs)
+    part = gan_reproduce.reproduce(preset, tmp_path / "out", runs=["fashion-mnist-cgan"], **kwargs)
     assert list(part["runs"]) == ["fashion-mnist-cgan"] and part["runs"]["fashion-mnist-cgan"]["arch"] == "mlp"
     assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.is_dir()) == ["fashion-mnist-cgan"]
     stamp = (tmp_path / "out" / "fashion-mnist-cgan" / "checkpoint.pt").stat().st_mtime_ns
-    whole = gan_eval.reproduce(preset, tmp_path / "out", resume=True, **kwargs)
+    whole = gan_reproduce.reproduce(preset, tmp_path / "out", resume=True, **kwargs)
     assert [(r["arch"], r["loss"]) for r in whole["runs"].values()] == [("dcgan", "bce")] * 2 + [("mlp", "hinge")] * 2
     assert list(whole["runs"]) == ["mnist-gan", "mnist-cgan", "fashion-mnist-gan", "fashion-mnist-cgan"]
     assert (tmp_path / "out" / "fashion-mnist-cgan" / "checkpoint.pt").stat().st_mtime_ns == stamp  # not retrained
     assert whole["runs"]["fashion-mnist-cgan"]["fid"] == part["runs"]["fashion-mnist-cgan"]["fid"]
     with pytest.raises(ValueError, match="--runs takes some of mnist-gan"):
-        gan_eval.reproduce(TINY, tmp_path / "bad", runs=["cifar-gan"], **kwargs)
+        gan_reproduce.reproduce(TINY, tmp_path / "bad", runs=["cifar-gan"], **kwargs)
 
 
 def test_report_experiment_runs_the_four_runs(report, tiny_data: Path, tmp_path: Path):
     result, out = report
     assert set(result) == {"images", "runs"}
-    assert list(result["runs"]) == list(gan_eval.RUN_NAMES)
+    assert list(result["runs"]) == list(gan_evaluate.RUN_NAMES)
     for name, run in result["runs"].items():
-        assert set(run) == set(gan_eval.REPORT_RUN_KEYS)
+        assert set(run) == set(gan_reproduce.REPORT_RUN_KEYS)
         assert run["conditional"] == name.endswith("cgan") and run["dataset"] == name.rsplit("-", 1)[0]
         assert math.isclose(sum(run["class_histogram"]), 1.0) and len(run["class_histogram"]) == 10
         assert (run["conditional_accuracy"] is None) == (not run["conditional"])
         assert run["train_seconds"] > 0 and run["fid_floor"] >= 0
-    assert sorted(result["images"]) == sorted(f"{n}-grid.png" for n in gan_eval.RUN_NAMES)
+    assert sorted(result["images"]) == sorted(f"{n}-grid.png" for n in gan_evaluate.RUN_NAMES)
     assert all((out / image).is_file() for image in result["images"])
     json.dumps(result)
     markdown = (out / "comparison.md").read_text()
-    assert all(f"| {n} |" in markdown for n in gan_eval.RUN_NAMES) and "![mnist-cgan](mnist-cgan-grid.png)" in markdown
-    assert set(json.loads((out / "comparison.json").read_text())["runs"]) == set(gan_eval.RUN_NAMES)
+    assert (
+        all(f"| {n} |" in markdown for n in gan_evaluate.RUN_NAMES) and "![mnist-cgan](mnist-cgan-grid.png)" in markdown
+    )
+    assert set(json.loads((out / "comparison.json").read_text())["runs"]) == set(gan_evaluate.RUN_NAMES)
     # A second call resumes finished runs instead of refusing their folders.
-    again = gan_eval.reproduce(
+    again = gan_reproduce.reproduce(
         TINY, out, resume=True, classifier_for=lambda d: BarClassifier(), progress_bar=False, cache_dir=tmp_path
     )
     assert again["runs"]["mnist-gan"]["fid"] == pytest.approx(result["runs"]["mnist-gan"]["fid"])
@@ -345,20 +356,20 @@ def test_report_experiment_runs_the_four_runs(report, tiny_data: Path, tmp_path:
 
 
 def test_inception_fid_is_skipped_with_a_clear_note_without_the_extra(tiny_root, tmp_path, monkeypatch):
-    monkeypatch.setattr(gan_eval.metrics, "inception_weights_path", lambda: None)
+    monkeypatch.setattr(gan_evaluate.metrics, "inception_weights_path", lambda: None)
     images, labels = load_images("mnist", train=True, root=tiny_root)
     config = EvalConfig(n=100, real_n=60, kid_subsets=2, kid_subset_size=30, inception=True)
-    result = gan_eval.evaluate_samples(images, labels, "mnist", BarClassifier(), config, tiny_root, tmp_path)
+    result = gan_evaluate.evaluate_samples(images, labels, "mnist", BarClassifier(), config, tiny_root, tmp_path)
     assert result["inception_fid"] is None
     assert "skipped" in result["inception_note"] and "inception" in result["inception_note"]
 
 
 @pytest.mark.slow  # about a minute on CPU: 3 x 8 images through the 299x299 InceptionV3
-@pytest.mark.skipif(gan_eval.metrics.inception_weights_path() is None, reason="extra `inception` not installed")
+@pytest.mark.skipif(gan_evaluate.metrics.inception_weights_path() is None, reason="extra `inception` not installed")
 def test_inception_fid_of_real_images_is_finite_and_cached(tiny_root, tmp_path):
     images, labels = load_images("mnist", train=True, root=tiny_root)
     config = EvalConfig(n=100, real_n=60, kid_subsets=2, kid_subset_size=30, inception=True, inception_n=8)
-    result = gan_eval.evaluate_samples(images, labels, "mnist", BarClassifier(), config, tiny_root, tmp_path)
+    result = gan_evaluate.evaluate_samples(images, labels, "mnist", BarClassifier(), config, tiny_root, tmp_path)
     assert result["inception_n"] == 8 and math.isfinite(result["inception_fid"]) and result["inception_fid"] >= 0
     assert len(list(tmp_path.glob("mnist-inception-*.pt"))) == 1
-    assert gan_eval.format_table({**result, "dataset": "mnist", "conditional": True, "arch": "x", "epochs": 1})
+    assert gan_evaluate.format_table({**result, "dataset": "mnist", "conditional": True, "arch": "x", "epochs": 1})

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from a3lab import metrics
+from a3lab.gan import metrics
 from conftest import make_images
 
 

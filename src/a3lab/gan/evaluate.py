@@ -10,7 +10,7 @@ histogram of generated images and its entropy (log2(10) = 3.32 bits is a uniform
 conditional GAN the share of images generated for class c that the CNN calls c. `reproduce` trains the
 write-up's four runs (GAN and cGAN on MNIST and Fashion-MNIST) and writes one comparison table.
 
-Papers: Mirza and Osindero 2014 (conditional GAN), Radford et al. 2016 (DCGAN); metrics in `a3lab.metrics`.
+Papers: Mirza and Osindero 2014 (conditional GAN), Radford et al. 2016 (DCGAN); metrics in `a3lab.gan.metrics`.
 """
 
 from __future__ import annotations
@@ -19,20 +19,19 @@ import hashlib
 import json
 import math
 import os
-import shutil
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from a3lab import metrics
-from a3lab.data import DATASETS, class_names, default_cache_dir, load_images
+from a3lab.data import class_names, default_cache_dir, load_images
 from a3lab.errors import CheckpointError
-from a3lab.utils import atomic_torch_save, atomic_write_text, load_checkpoint, progress, write_json
+from a3lab.gan import metrics
+from a3lab.utils import atomic_torch_save, load_checkpoint, write_json
 
 NUM_CLASSES = 10
 RUN_NAMES = ("mnist-gan", "mnist-cgan", "fashion-mnist-gan", "fashion-mnist-cgan")
@@ -383,7 +382,7 @@ def _epochs_trained(run_dir: Path) -> float | None:
         return None
 
 
-def _pct(x: float | None) -> str:
+def percent(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f} %"
 
 
@@ -412,284 +411,15 @@ def format_table(result: dict[str, Any]) -> str:
         lines.append(f"FID / floor: {result['fid_over_floor']:.2f}x")
     lines.append(
         f"class entropy: {result['class_entropy_bits']:.3f} bits of {result['max_entropy_bits']:.3f} "
-        f"(the CNN is {_pct(result['classifier_test_accuracy'])} right on real test images)"
+        f"(the CNN is {percent(result['classifier_test_accuracy'])} right on real test images)"
     )
     header = f"{'class':<14} {'share':>8}" + (f" {'accuracy':>10}" if result["per_class_accuracy"] else "")
     lines.append(header)
     for c, name in enumerate(names):
-        row = f"{name:<14} {_pct(result['class_histogram'][c]):>8}"
+        row = f"{name:<14} {percent(result['class_histogram'][c]):>8}"
         if result["per_class_accuracy"]:
-            row += f" {_pct(result['per_class_accuracy'][c]):>10}"
+            row += f" {percent(result['per_class_accuracy'][c]):>10}"
         lines.append(row)
     if result["conditional_accuracy"] is not None:
-        lines.append(f"conditional accuracy: {_pct(result['conditional_accuracy'])}")
+        lines.append(f"conditional accuracy: {percent(result['conditional_accuracy'])}")
     return "\n".join(lines)
-
-
-# ----------------------------------------------------------------------------- the write-up's four runs
-
-
-@dataclass(frozen=True)
-class Preset:
-    """Training and evaluation settings shared by the four runs of `reproduce`."""
-
-    name: str
-    arch: str
-    """mlp or dcgan (where `by_dataset` does not set another)"""
-    epochs: int
-    batch_size: int
-    train_examples: int | None
-    """first N training images (None: all 60,000)"""
-    eval: EvalConfig
-    loss: str = "bce"
-    """bce or hinge (where `by_dataset` does not set another)"""
-    max_minutes: float | None = None
-    """wall-clock cap on each run's training (it stops with a checkpoint, possibly mid-epoch)"""
-    gan_options: dict[str, Any] = field(default_factory=dict)
-    """further GANConfig fields"""
-    by_dataset: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """data set -> the GANConfig fields that differ there, e.g. {"fashion-mnist": {"arch": "dcgan"}}"""
-
-    def __post_init__(self) -> None:
-        unknown = sorted(set(self.by_dataset) - set(DATASETS))
-        if unknown:
-            raise ValueError(f"unknown data sets in the preset: {', '.join(unknown)}")
-        for options in (self.gan_options, {"arch": self.arch, "loss": self.loss}, *self.by_dataset.values()):
-            if options.get("arch", "mlp") not in ("mlp", "dcgan"):
-                raise ValueError(f"--arch must be mlp or dcgan, got {options['arch']!r}")
-            if options.get("loss", "bce") not in ("bce", "hinge"):
-                raise ValueError(f"--loss must be bce or hinge, got {options['loss']!r}")
-        for name in ("epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
-        if self.max_minutes is not None and not self.max_minutes > 0:
-            raise ValueError(f"--max-minutes must be > 0, got {self.max_minutes}")
-
-    def options_for(self, dataset: str) -> dict[str, Any]:
-        """The GANConfig fields this preset sets for the runs on `dataset` (arch, loss and the rest)."""
-        return {"arch": self.arch, "loss": self.loss, **self.gan_options, **self.by_dataset.get(dataset, {})}
-
-    def without(self, name: str) -> Preset:
-        """The preset with field `name` no longer set per data set (`--arch` or `--loss` then sets all runs)."""
-        by_dataset = {d: {k: v for k, v in o.items() if k != name} for d, o in self.by_dataset.items()}
-        return replace(self, by_dataset={d: o for d, o in by_dataset.items() if o})
-
-
-PRESETS: dict[str, Preset] = {
-    # The demo. The issue asks for the DCGAN unless the MLP is better: in a few minutes on this 2-core CPU the
-    # MLP with a projection discriminator is (5 minutes of MNIST training: 95% conditional accuracy against the
-    # conditional DCGAN's 51%, benchmarks/gan.py --real-run-minutes 5).
-    # Each run is capped at 1.5 minutes; 2,000 generated vs 2,000 test images.
-    "quick": Preset(
-        name="quick",
-        arch="mlp",
-        epochs=2,
-        batch_size=64,
-        train_examples=None,
-        eval=EvalConfig(n=2000, real_n=2000, kid_subsets=20, kid_subset_size=500),
-        max_minutes=1.5,
-        gan_options={"projection": True},
-    ),
-    # With 19 minutes a run the MLP is better on MNIST (30 epochs: FID 12.8 / 13.2 against the DCGAN's
-    # 113 / 14.9 after 15 epochs) and the DCGAN on Fashion-MNIST (38.3 / 22.4 against 40.6 / 34.1); the hinge
-    # loss is better for the MLP on MNIST (40 epochs: 7.3 / 10.7 against 11.2 / 13.4) but not for the
-    # Fashion-MNIST cGAN (31.4 against 26.9): README, "Problem 4". The MLP gets 40 epochs; the DCGAN stops at
-    # the time cap after about 17.
-    "full": Preset(
-        name="full",
-        arch="mlp",
-        loss="hinge",
-        by_dataset={"fashion-mnist": {"arch": "dcgan", "loss": "bce"}},
-        epochs=40,
-        batch_size=64,
-        train_examples=None,
-        eval=EvalConfig(n=10_000),
-        max_minutes=19.0,
-        gan_options={"projection": True},
-    ),
-}
-
-
-def get_preset(preset: str | Preset) -> Preset:
-    if isinstance(preset, Preset):
-        return preset
-    if preset not in PRESETS:
-        raise ValueError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
-    return PRESETS[preset]
-
-
-def reproduce(
-    preset: str | Preset,
-    out_dir: str | os.PathLike,
-    device: str = "cpu",
-    seed: int = 0,
-    cache_dir: str | os.PathLike | None = None,
-    resume: bool = False,
-    classifier_for: Callable[[str], nn.Module] | None = None,
-    progress_bar: bool = True,
-    runs: Sequence[str] | None = None,
-) -> dict[str, Any]:
-    """Train and evaluate the write-up's four runs; write `comparison.json`, `comparison.md` and the grids.
-
-    Args:
-        preset: "quick", "full" or a `Preset`.
-        out_dir: one sub-folder per run (mnist-gan, ...), plus the comparison files and `<run>-grid.png`.
-        device, seed: where to run, the seed of every run.
-        cache_dir: real-feature cache folder (the data come from `A3LAB_DATA` or the cache, as in training).
-        resume: continue runs whose folders hold a checkpoint instead of starting them afresh.
-        classifier_for: dataset -> judge (default: the domain CNN, `load_classifier`).
-        progress_bar: show the training progress bars.
-        runs: only these runs (names as `run_name` gives them; default: all four). Two processes can share the
-            work this way; a last call with `resume` over all four then reuses the finished runs.
-
-    Returns:
-        {"preset", "seed", "runs": {name: `evaluate_run`'s dict + train_seconds, epochs (done, fractional),
-        epochs_planned, stopped, train_images_per_second, grid}, "images": [file names]}.
-    """
-    from a3lab.gan import GANConfig
-
-    p = get_preset(preset)
-    if seed < 0:
-        raise ValueError(f"--seed must be >= 0, got {seed}")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    eval_config = replace(p.eval, seed=seed)
-    judges: dict[str, nn.Module] = {}
-    results: dict[str, Any] = {}
-    images: list[str] = []
-    plan = [(d, c) for d in ("mnist", "fashion-mnist") for c in (False, True)]
-    if runs is not None:
-        names = [run_name(d, c) for d, c in plan]
-        unknown = sorted(set(runs) - set(names))
-        if unknown or not runs:
-            raise ValueError(f"--runs takes some of {', '.join(names)}; got {', '.join(unknown) or 'none'}")
-        plan = [(d, c) for d, c in plan if run_name(d, c) in runs]
-    for dataset, conditional in progress(plan, total=len(plan), desc=f"gan reproduce ({p.name})"):
-        name = run_name(dataset, conditional)
-        run_dir = out_dir / name
-        gan_config = GANConfig(
-            dataset=dataset,
-            conditional=conditional,
-            epochs=p.epochs,
-            batch_size=p.batch_size,
-            seed=seed,
-            train_examples=p.train_examples,
-            **p.options_for(dataset),
-        )
-        trained = _train_within_budget(gan_config, run_dir, p.max_minutes, resume, device, progress_bar)
-        if dataset not in judges:
-            judges[dataset] = (classifier_for or (lambda d: load_classifier(d, device=device)))(dataset)
-        result = evaluate_run(run_dir, eval_config, device, judges[dataset], cache_dir=cache_dir)
-        # Wall time over all sessions of the run (a resumed, finished run reports its original time).
-        result["train_seconds"] = trained["seconds"]
-        result["epochs"] = round(trained["global_step"] / trained["steps_per_epoch"], 2)  # < planned on a time limit
-        result["epochs_planned"] = p.epochs
-        result["stopped"] = trained["stopped"]
-        result["train_images_per_second"] = trained["images_per_second"]
-        grid = out_dir / f"{name}-grid.png"
-        if (run_dir / "grid_latest.png").is_file():
-            shutil.copyfile(run_dir / "grid_latest.png", grid)
-            images.append(grid.name)
-            result["grid"] = grid.name
-        results[name] = result
-    summary = {"preset": p.name, "seed": seed, "runs": results, "images": images}
-    write_json(summary, out_dir / "comparison.json")
-    atomic_write_text(comparison_markdown(summary), out_dir / "comparison.md")
-    return summary
-
-
-def _train_within_budget(
-    config: Any, run_dir: Path, max_minutes: float | None, resume: bool, device: str, progress_bar: bool
-) -> dict[str, Any]:
-    """Train one run of a preset, or continue it; `max_minutes` caps the run's wall time over all sessions.
-
-    A resumed run that already stopped at the cap (or has used it up) is not trained further: its stored
-    summary is returned, so re-running `reproduce` or the report evaluates what the preset trained.
-    """
-    from a3lab.gan import train
-
-    resume = resume and (run_dir / "checkpoint.pt").is_file()
-    previous = None
-    if resume and (run_dir / "summary.json").is_file():
-        previous = json.loads((run_dir / "summary.json").read_text())
-    if previous is not None and max_minutes is not None:
-        max_minutes -= previous["seconds"] / 60.0
-        if previous["stopped"] == "time_limit" or max_minutes <= 0:
-            return previous
-    return train(config, run_dir, resume=resume, device=device, progress_bar=progress_bar, max_minutes=max_minutes)
-
-
-def comparison_markdown(summary: dict[str, Any]) -> str:
-    """One Markdown table of the four runs (floors beside FID and KID), then the sample grids."""
-    lines = [
-        f"# GAN vs conditional GAN ({summary['preset']} preset, seed {summary['seed']})",
-        "",
-        "FID and KID on the domain CNN's features against the test split; the floor is the same metric between",
-        "real training and test images. Class entropy: log2(10) = 3.32 bits is a uniform spread over the classes.",
-        "Conditional accuracy: the share of images generated for class c that the domain CNN calls c.",
-        "",
-        "| run | arch, loss | epochs | train s | FID (floor) | KID (floor) | precision | recall | class entropy (bits) "
-        "| conditional accuracy |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for name, r in summary["runs"].items():
-        lines.append(
-            f"| {name} | {r['arch']}, {r['loss']} | {r['epochs']} | {r['train_seconds']:.0f} "
-            f"| {r['fid']:.2f} ({r['fid_floor']:.2f}) "
-            f"| {r['kid']:.4f} ({r['kid_floor']:.4f}) | {r['precision']:.3f} | {r['recall']:.3f} "
-            f"| {r['class_entropy_bits']:.2f} | {_pct(r['conditional_accuracy'])} |"
-        )
-    lines.append("")
-    for name, r in summary["runs"].items():
-        if r.get("grid"):
-            lines += [f"**{name}**", "", f"![{name}]({r['grid']})", ""]
-    return "\n".join(lines) + "\n"
-
-
-REPORT_RUN_KEYS = (
-    "dataset",
-    "conditional",
-    "arch",
-    "loss",
-    "epochs",
-    "train_seconds",
-    "fid",
-    "kid",
-    "fid_floor",
-    "kid_floor",
-    "precision",
-    "recall",
-    "class_histogram",
-    "class_entropy_bits",
-    "conditional_accuracy",
-    "per_class_accuracy",
-)
-
-
-def report_experiment(preset: str, out_dir: Path, device: str = "cpu", seed: int = 0) -> dict[str, Any]:
-    """Problem 4 for `a3lab report`: the four runs trained, evaluated and compared.
-
-    The "quick" preset trains MLP GANs (projection discriminator for the cGAN) for 2 epochs on all 60,000
-    training images (at most 1.5 minutes a run) and evaluates 2,000 generated against 2,000 test images;
-    "full" trains the MLP with the hinge loss on MNIST (40 epochs) and the DCGAN with the non-saturating loss on
-    Fashion-MNIST (at most 19 minutes a run) and evaluates 10,000 against the 10,000 test images.
-    Runs already in out_dir are resumed (a finished one is only evaluated again), so an interrupted report
-    continues where it stopped.
-
-    Returns:
-        "images": grid file names written into out_dir (`<run>-grid.png`);
-        "runs": {run name (mnist-gan, mnist-cgan, fashion-mnist-gan, fashion-mnist-cgan): {
-            "dataset": str, "conditional": bool, "arch": "mlp" | "dcgan", "loss": "bce" | "hinge",
-            "epochs": float (epochs trained; fewer than planned when the time cap stopped the run),
-            "train_seconds": float (wall clock of training, all sessions of the run),
-            "fid", "kid": generated vs test on the domain CNN's features,
-            "fid_floor", "kid_floor": the same between real training and test images,
-            "precision", "recall": k-NN manifolds (k = 3) on the same features,
-            "class_histogram": 10 floats summing to 1 (the domain CNN's calls on generated images),
-            "class_entropy_bits": entropy of that histogram (uniform: 3.32),
-            "conditional_accuracy": share of images made for class c called c (None for a plain GAN),
-            "per_class_accuracy": 10 floats (None for a plain GAN)}}.
-    """
-    summary = reproduce(preset, out_dir, device=device, seed=seed, resume=True)
-    runs = {name: {key: r[key] for key in REPORT_RUN_KEYS} for name, r in summary["runs"].items()}
-    return {"images": summary["images"], "runs": runs}

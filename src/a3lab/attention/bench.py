@@ -369,7 +369,7 @@ def measure_memory(cfg: BenchConfig, cells: list[tuple[str, int]], timeout_s: fl
     if cfg.device.startswith("cuda"):
         return memory_probe(asdict(cfg), cells)
     code = (
-        "import json, sys; from a3lab.attention_bench import memory_probe; "
+        "import json, sys; from a3lab.attention.bench import memory_probe; "
         "a = json.loads(sys.argv[1]); print(json.dumps(memory_probe(a['config'], [tuple(c) for c in a['cells']])))"
     )
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}

@@ -1,0 +1,260 @@
+"""Problem 3's learning experiments for the report: pixel sequences, the long-range task, Linformer's error."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from a3lab.attention.linformer_error import LinformerErrorConfig, linformer_error
+from a3lab.attention.tasks import PIXEL_KINDS, TASK_DATASET, TrainConfig, sample_tokens, train_model
+from a3lab.utils import (
+    progress,
+    save_figure,
+    write_json,
+)
+
+# ----------------------------------------------------------------------------------------------------------------
+# plots
+
+
+def plot_pixel(pixel: dict, path: Path) -> Path:
+    """Bar chart of test accuracy per attention kind, one group per data set."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    datasets = list(pixel)
+    kinds = list(next(iter(pixel.values())))
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    width = 0.8 / len(kinds)
+    for i, kind in enumerate(kinds):
+        xs = [j + (i - (len(kinds) - 1) / 2) * width for j in range(len(datasets))]
+        accs = [100 * pixel[d][kind]["accuracy"] for d in datasets]
+        bars = ax.bar(xs, accs, width, label=kind)
+        ax.bar_label(bars, fmt="%.1f", fontsize=7)
+    ax.set_xticks(range(len(datasets)), datasets)
+    ax.set_ylabel("test accuracy (%)")
+    steps = next(iter(next(iter(pixel.values())).values()))["steps"]
+    ax.set_title(f"784-pixel sequences, equal budget ({steps} steps)")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_long_range(long_range: dict, path: Path) -> Path:
+    """Bar chart of long-range accuracy per kind, with chance marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    res = long_range["results"]
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    bars = ax.bar(list(res), [100 * a for a in res.values()], color="tab:blue")
+    ax.bar_label(bars, fmt="%.1f", fontsize=8)
+    ax.axhline(100 * long_range["chance"], color="k", ls="--", lw=1, label="chance")
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(
+        f"first == last token? N={long_range['length']}, {long_range['layers']} layers, window {long_range['window']}"
+    )
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_linformer_error(err: dict, path: Path) -> Path:
+    """Relative error against K (log-log), random and trained-activation inputs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    # K = N is exact for pooling (error 0): a log axis cannot show 0, so those points are left out
+    for name, style in (("random", "o-"), ("trained", "s-")):
+        if err.get(name) is None:
+            continue
+        pts = [(k, e) for k, e in zip(err["k"], err[name]) if e > 0]
+        if pts:
+            ax.plot(*zip(*pts), style, label=f"{name} q, k, v")
+    exact = sorted({k for name in ("random", "trained") for k, e in zip(err["k"], err.get(name) or []) if e == 0})
+    if exact:
+        note = f"K = {', '.join(map(str, exact))}: error exactly 0 (not drawn)"
+        ax.text(0.02, 0.03, note, transform=ax.transAxes, fontsize=7, color="0.3")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("Linformer rank K")
+    ax.set_ylabel("||lin - full|| / ||full||")
+    ax.set_title(f"Linformer error vs K ({err.get('projection', 'pool')} projection, N={err.get('seq_len')})")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the report's experiment
+
+
+PIXEL_MODEL = {"dim": 32, "depth": 1, "heads": 2, "window": 28, "k": 64, "lr": 1e-2, "position_std": 0.7}
+"""The pixel runs' model: one block, window one image row on each side; row + column position embeddings
+initialised at 0.7 (at 0.02 the first hundred steps see little more than the ink histogram)."""
+LONG_RANGE_MODEL = {
+    "length": 2048,
+    "span": 128,
+    "dim": 32,
+    "depth": 2,
+    "heads": 2,
+    "window": 32,
+    "dilation": 65,
+    "k": 64,
+    "lr": 3e-3,
+}
+"""The long-range task and model: the plain window's CLS reaches 2 * 32 = 64 of 2048 positions; dilation
+2 * window + 1 = 65 in layer 1 leaves no holes above the undilated layer 0 and reaches 32 + 32 * 65 = 2112;
+span 128 >= 65, so the CLS token's dilated lattice lands inside both spans."""
+
+
+def task_defaults(task: str, preset: str = "full") -> dict:
+    """TrainConfig values of a task in a preset's budget (the CLI's defaults)."""
+    p = PRESETS[preset]
+    if task == "long-range":
+        return {"steps": p.long_range_steps, "batch_size": p.long_range_batch_size,
+                "test_examples": p.long_range_test_examples, **p.long_range}  # fmt: skip
+    return {"steps": p.pixel_steps, "batch_size": p.batch_size, "train_examples": p.pixel_train_examples,
+            "test_examples": p.pixel_test_examples, **p.pixel}  # fmt: skip
+
+
+@dataclass
+class Preset:
+    """The budget of `report_experiment` for one preset."""
+
+    pixel_steps: int
+    """training steps per pixel run (every kind, both data sets)"""
+    pixel_train_examples: int
+    """training images per data set (a seeded subset)"""
+    pixel_test_examples: int
+    """test images scored per data set"""
+    long_range_steps: int
+    """training steps per long-range run"""
+    long_range_kinds: tuple[str, ...]
+    """kinds run on the long-range task (full only where affordable)"""
+    batch_size: int = 32
+    """pixel batch size"""
+    long_range_batch_size: int = 16
+    """long-range batch size"""
+    long_range_test_examples: int = 256
+    """long-range test sequences"""
+    linformer_examples: int = 16
+    """sequences for the Linformer error"""
+    pixel: dict = field(default_factory=lambda: dict(PIXEL_MODEL))
+    """model of the pixel runs"""
+    long_range: dict = field(default_factory=lambda: dict(LONG_RANGE_MODEL))
+    """model and task of the long-range runs"""
+
+
+PRESETS: dict[str, Preset] = {
+    "quick": Preset(
+        pixel_steps=40,
+        pixel_train_examples=1280,
+        pixel_test_examples=500,
+        long_range_steps=40,
+        long_range_kinds=("sliding", "sliding_global", "sliding_dilated", "linformer"),
+        long_range_test_examples=128,
+    ),
+    "full": Preset(
+        pixel_steps=200,
+        pixel_train_examples=6400,
+        pixel_test_examples=2000,
+        long_range_steps=40,
+        long_range_kinds=("full", "sliding", "sliding_global", "sliding_dilated", "linformer"),
+    ),
+}
+
+
+def report_experiment(preset: str, out_dir: Path, device: str = "cpu", seed: int = 0) -> dict:
+    """Problem 3's learning experiments for `a3lab report`: pixel sequences, long range, Linformer's error.
+
+    Budgets (`PRESETS`): "quick" trains each pixel kind 40 steps of 32 on a 1,280-image subset (500 test
+    images) and each long-range kind but full 40 steps of 16 (128 test sequences); "full" 200 pixel steps on
+    6,400 images (2,000 test) and 40 long-range steps with full attention too. Measured on the shared 2-core
+    CPU at one thread under a load average of about 14: quick 350 s (never measured on an idle machine).
+    Also writes `attention_tasks.json` (budget, every run's config, loss history and timings) into out_dir.
+
+    Returns:
+        {"images": [PNG file names written into out_dir],
+         "pixel": {dataset ("mnist", "fashion-mnist"): {kind ("full", "sliding", "sliding_global",
+             "linformer"): {"accuracy": float (test), "seconds_per_epoch": float (measured training seconds
+             per pass over the train_examples), "steps": int, "train_examples": int}}},
+         "long_range": {"length": int, "layers": int, "window": int, "chance": float,
+             "results": {kind: test accuracy} for the preset's kinds among full, sliding, sliding_global,
+             sliding_dilated, linformer},
+         "linformer_error": {"k": [ints], "random": [floats], "trained": [floats]}}
+        The relative errors are on random Gaussian q, k, v and on the first-layer q, k, v of the trained
+        full-attention MNIST model on test images, with mean-pooling projections.
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+    p = PRESETS[preset]
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    runs = [("pixel", task, kind) for task in ("pixel-mnist", "pixel-fashion-mnist") for kind in PIXEL_KINDS]
+    runs += [("long_range", "long-range", kind) for kind in p.long_range_kinds]
+    pixel: dict = {TASK_DATASET[t]: {} for t in ("pixel-mnist", "pixel-fashion-mnist")}
+    long_results: dict = {}
+    details: dict = {}
+    trained_full = None
+    for section, task, kind in progress(runs, desc="attention tasks"):
+        if section == "pixel":
+            cfg = TrainConfig(
+                task=task, kind=kind, steps=p.pixel_steps, batch_size=p.batch_size,
+                train_examples=p.pixel_train_examples, test_examples=p.pixel_test_examples,
+                seed=seed, device=device, **p.pixel,
+            )  # fmt: skip
+        else:
+            cfg = TrainConfig(
+                task=task, kind=kind, steps=p.long_range_steps, batch_size=p.long_range_batch_size,
+                test_examples=p.long_range_test_examples, seed=seed, device=device, **p.long_range,
+            )  # fmt: skip
+        model, result = train_model(cfg)
+        details[f"{task}/{kind}"] = result
+        if section == "pixel":
+            pixel[TASK_DATASET[task]][kind] = {
+                key: result[key] for key in ("accuracy", "seconds_per_epoch", "steps", "train_examples")
+            }
+            if task == "pixel-mnist" and kind == "full":
+                trained_full = model
+        else:
+            long_results[kind] = result["accuracy"]
+
+    full_config = TrainConfig(task="pixel-mnist", seed=seed)
+    tokens = sample_tokens(full_config, p.linformer_examples).to(next(trained_full.parameters()).device)
+    err = linformer_error(LinformerErrorConfig(examples=p.linformer_examples, seed=seed), trained_full, tokens)
+
+    lr = p.long_range
+    long_range = {
+        "length": lr["length"],
+        "layers": lr["depth"],
+        "window": lr["window"],
+        "chance": 0.5,
+        "results": long_results,
+    }
+    images = [
+        plot_pixel(pixel, out_dir / "attention_pixel.png").name,
+        plot_long_range(long_range, out_dir / "attention_long_range.png").name,
+        plot_linformer_error(err, out_dir / "attention_linformer_error.png").name,
+    ]
+    result = {
+        "images": images,
+        "pixel": pixel,
+        "long_range": long_range,
+        "linformer_error": {"k": err["k"], "random": err["random"], "trained": err["trained"]},
+    }
+    write_json(
+        {"preset": preset, "budget": asdict(p), "summary": result, "runs": details}, out_dir / "attention_tasks.json"
+    )
+    return result
