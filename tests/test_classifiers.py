@@ -191,7 +191,7 @@ def test_training_subset(tiny_root: Path) -> None:
 def test_divergence_is_reported(tiny_root: Path) -> None:
     from a3lab.errors import TrainingDiverged
 
-    with pytest.raises(TrainingDiverged, match="--lr"):
+    with pytest.raises(TrainingDiverged, match="smaller lr"):
         train_classifier(
             tiny_train_config(model="mlp", lr=1e30, model_overrides={}), root=tiny_root, progress_bar=False
         )

@@ -210,5 +210,5 @@ def report_experiment(
 
 
 def accuracy_targets() -> dict[str, dict[str, float]]:
-    """The issue's targets within 3 epochs: {dataset: {model: minimum test accuracy}}."""
+    """The accuracy each model should reach within 3 epochs: {dataset: {model: minimum test accuracy}}."""
     return {"mnist": {"cnn": 0.990, "gru": 0.980}, "fashion-mnist": {"cnn": 0.910, "gru": 0.880}}

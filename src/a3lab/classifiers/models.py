@@ -157,8 +157,8 @@ class CNN(nn.Module):
         self.dropout = nn.Dropout(c.dropout)
         self.classifier = nn.Linear(c.hidden_size, NUM_CLASSES)
         self.num_features = c.hidden_size
-        # Channels-last weights and activations: oneDNN's convolutions and max-pooling run 1.6x faster on CPU
-        # (inference 3,500 -> 5,800 images/s on one thread). Flatten still reads (C, H, W) order.
+        # Channels-last weights and activations: oneDNN's convolutions and max-pooling are faster in NHWC on
+        # CPU (docs/results.md has the measurement). Flatten still reads (C, H, W) order.
         self.to(memory_format=torch.channels_last)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:

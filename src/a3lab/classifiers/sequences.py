@@ -347,8 +347,8 @@ def run_sequences(
     """
     device = resolve_device(device) if isinstance(device, str) else device
     threads = torch.get_num_threads()
-    # These models are tiny: on CPU a second thread only adds synchronisation (measured: the quick preset took
-    # 32 s of CPU on one thread, 5 min on two), so run on one and restore the caller's setting afterwards.
+    # These models are tiny: on CPU a second thread only adds synchronisation, which costs far more than it
+    # saves, so run on one and restore the caller's setting afterwards.
     torch.set_num_threads(1)
     try:
         return _run_sequences(config, device, progress_bar)

@@ -159,6 +159,48 @@ def _subset(images: torch.Tensor, labels: torch.Tensor, n: int | None, seed: int
     return images[idx], labels[idx]
 
 
+FINITE_CHECK_EVERY = 50
+"""Steps between checks that the loss is finite: each check waits for the device, so not every step."""
+
+
+def _train_epoch(model, batches, opt, sched, config: TrainConfig, epoch: int, bar) -> dict[str, float]:
+    """One pass over `batches`; returns the epoch's train loss, accuracy and seconds.
+
+    Raises:
+        TrainingDiverged: the loss became NaN or infinite (checked every `FINITE_CHECK_EVERY` steps and at the end).
+    """
+    device = next(model.parameters()).device
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    finite = torch.ones((), dtype=torch.bool, device=device)
+    t0 = time.perf_counter()
+    for step, (x, y) in enumerate(batches, 1):
+        logits = model(x)  # (B, K)
+        loss = F.cross_entropy(logits, y)
+        finite &= torch.isfinite(loss)
+        if (step % FINITE_CHECK_EVERY == 0 or step == len(batches)) and not finite:
+            raise TrainingDiverged(
+                f"{config.model} on {config.dataset}: the loss became {loss.item()} in epoch {epoch + 1}; "
+                "try a smaller lr"
+            )
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip > 0:
+            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        opt.step()
+        sched.step()
+        loss_sum += loss.detach() * len(y)
+        correct += (logits.detach().argmax(1) == y).sum()
+        bar.update(1)
+    n = len(batches.labels)
+    return {
+        "epoch": epoch + 1,
+        "train_loss": loss_sum.item() / n,
+        "train_accuracy": correct.item() / n,
+        "seconds": time.perf_counter() - t0,
+    }
+
+
 def train_classifier(
     config: TrainConfig,
     root: str | os.PathLike | None = None,
@@ -195,41 +237,10 @@ def train_classifier(
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=total_steps, pct_start=0.2)
 
     history: list[dict[str, float]] = []
-    train_seconds = 0.0
     bar = progress(total=total_steps, desc=f"{config.dataset} {config.model}", disable=None if progress_bar else True)
     model.train()
     for epoch in range(config.epochs):
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), dtype=torch.int64, device=device)
-        t0 = time.perf_counter()
-        for x, y in batches:
-            logits = model(x)  # (B, K)
-            loss = F.cross_entropy(logits, y)
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(
-                    f"{config.model} on {config.dataset}: loss became {loss.item()} in epoch {epoch + 1}; "
-                    "try a smaller --lr"
-                )
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.grad_clip > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            opt.step()
-            sched.step()
-            loss_sum += loss.detach() * len(y)
-            correct += (logits.detach().argmax(1) == y).sum()
-            bar.update(1)
-        seconds = time.perf_counter() - t0
-        train_seconds += seconds
-        n = len(labels)
-        history.append(
-            {
-                "epoch": epoch + 1,
-                "train_loss": loss_sum.item() / n,
-                "train_accuracy": correct.item() / n,
-                "seconds": seconds,
-            }
-        )
+        history.append(_train_epoch(model, batches, opt, sched, config, epoch, bar))
     bar.close()
     model.eval()
     test = evaluate(model, test_images, test_labels, device=device)
@@ -240,7 +251,7 @@ def train_classifier(
         "test_loss": test["loss"],
         "params": count_parameters(model),
         "flops_per_image": count_flops(model),
-        "train_seconds_per_epoch": train_seconds / config.epochs,
+        "train_seconds_per_epoch": sum(h["seconds"] for h in history) / config.epochs,
         "inference_images_per_second": test["images_per_second"],
         "epochs": config.epochs,
         "train_examples": len(labels),

@@ -19,6 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     actions = p.add_subparsers(dest="action", metavar="<action>", required=True)
     _register_bench(actions)
     _register_train(actions)
+    _register_linformer_error(actions)
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -168,6 +169,8 @@ def _register_train(actions: argparse._SubParsersAction) -> None:
     add_common(tr)
     tr.set_defaults(func=cmd_train)
 
+
+def _register_linformer_error(actions: argparse._SubParsersAction) -> None:
     le = actions.add_parser(
         "linformer-error",
         help="Linformer's relative output error against full attention as K grows",
