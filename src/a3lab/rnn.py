@@ -36,6 +36,11 @@ def alternating_sum(x: torch.Tensor, h0: float | torch.Tensor = 0) -> torch.Tens
     float32 rounds (x = [-1, 2^24] gives 2^24 instead of 2^24 + 1).
 
     Shapes: x `[..., T]`, h0 a scalar or `[...]` -> `[...]`.
+
+    >>> alternating_sum(torch.tensor([1, 2, 3, 4]), h0=0).item()  # 4 - 3 + 2 - 1 + 0
+    2
+    >>> alternating_sum(torch.tensor([[1, 2, 3], [5, 0, 0]]), h0=1).tolist()  # odd T: h_0 enters with -
+    [1, 4]
     """
     T = x.shape[-1]
     # 0-based position t enters with (-1)^(T-1-t): + where t has the parity of T-1, - elsewhere.
@@ -227,7 +232,11 @@ def learn(config: LearnConfig, progress_bar: bool = True) -> dict:
 
 
 def coefficients(T: int) -> list[int]:
-    """The weight with which each x_t (t = 1..T) enters h_T, read off the recurrence itself (unit inputs)."""
+    """The weight with which each x_t (t = 1..T) enters h_T, read off the recurrence itself (unit inputs).
+
+    >>> coefficients(4)
+    [-1, 1, -1, 1]
+    """
     eye = torch.eye(T, dtype=torch.int64)  # row t: x = e_t
     return recurrence(eye)[:, -1].tolist() if T else []
 
