@@ -204,33 +204,66 @@ def test_linformer_with_identity_projection_is_full_attention() -> None:
 @pytest.mark.parametrize(
     "call,message",
     [
-        (lambda q, k, v: sliding_window_attention(q, k, v, 0), "--window"),
-        (lambda q, k, v: sliding_window_attention(q, k, v, 2, dilation=0), "--dilation"),
+        (lambda q, k, v: sliding_window_attention(q, k, v, 0), "`window`"),
+        (lambda q, k, v: sliding_window_attention(q, k, v, 2, dilation=0), "`dilation`"),
+        (lambda q, k, v: sliding_window_attention(q, k, v, 2, backend="fast"), "`backend`"),
+        (lambda q, k, v: sliding_window_attention(q.long(), k.long(), v.long(), 2), "floating point"),
+        (lambda q, k, v: full_attention(q.int(), k.int(), v.int()), "floating point"),
+        (lambda q, k, v: sliding_window_attention(q, k.double(), v, 2), "one dtype"),
         (lambda q, k, v: sliding_window_attention(q, k, v, 2, 1, None, torch.zeros(2, 9).bool()), "key_padding"),
         (lambda q, k, v: sliding_window_attention(q, k, v, 2, global_mask=torch.zeros(1, 8)), "global_mask"),
         (lambda q, k, v: sliding_window_attention(q, k[..., :2], v, 2), "same shape"),
         (lambda q, k, v: full_attention(q[0], k[0], v[0]), "q must be"),
-        (lambda q, k, v: linformer_attention(q, k, v, torch.randn(9, 8), torch.randn(9, 8)), "--k"),
-        (lambda q, k, v: linformer_attention(q, k, v, torch.randn(4, 7), torch.randn(4, 7)), "E must be"),
+        (lambda q, k, v: linformer_attention(q, k, v, torch.randn(9, 8), torch.randn(9, 8)), "`k`"),
+        (lambda q, k, v: linformer_attention(q, k, v, torch.randn(4, 7), torch.randn(4, 7)), "`E` must be"),
+        (lambda q, k, v: linformer_attention(q, k, v, torch.ones(4, 8).long(), torch.randn(4, 8)), "`E`.*floating"),
+        (lambda q, k, v: linformer_attention(q, k, v, torch.randn(4, 8), torch.randn(4, 8, device="meta")), "`F_`"),
+        (lambda q, k, v: linformer_attention(q, k, v, torch.randn(4, 8), torch.randn(3, 8)), "same K"),
         (lambda q, k, v: linformer_attention(q, k, v, torch.randn(4, 8), torch.randn(4, 8), causal=True), "causal"),
     ],
 )
 def test_bad_arguments_raise_value_errors_naming_them(call, message: str) -> None:
     q, k, v = qkv(1, 2, 8, 4)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=message) as error:
         call(q, k, v)
+    assert "--" not in str(error.value)  # library errors name parameters, the CLI translates to flags
+
+
+def test_nan_projection_or_query_gives_nan_not_finite_zeros() -> None:
+    q, k, v = qkv(1, 2, 8, 4)
+    nan = torch.full((4, 8), float("nan"))
+    assert linformer_attention(q, k, v, nan, torch.randn(4, 8)).isnan().all()
+    one_bad = torch.randn(4, 8)
+    one_bad[2, 5] = float("nan")  # one projected key row is NaN: every score row holds a NaN
+    assert linformer_attention(q, k, v, one_bad, torch.randn(4, 8)).isnan().all()
+    bad_q = q.clone()
+    bad_q[0, 1, 3] = float("nan")
+    for out in (full_attention(bad_q, k, v), sliding_window_attention(bad_q, k, v, 2)):
+        assert out[0, 1, 3].isnan().all()
+        assert out.isnan().sum() == out.shape[-1]  # only that query's row
+
+
+@pytest.mark.parametrize("backend,nan_rows", [("matmul", 5), ("blocked", 8)])
+def test_nan_key_reaches_the_queries_its_docstring_says(backend: str, nan_rows: int) -> None:
+    q, k, v = qkv(1, 1, 32, 4)
+    k[0, 0, 20] = float("nan")
+    out = sliding_window_attention(q, k, v, 2, backend=backend, block_size=8)
+    rows = out[0, 0].isnan().any(-1).nonzero().flatten().tolist()
+    # matmul: exactly the queries 18..22 that see key 20; blocked: its whole query block 16..23
+    assert rows == (list(range(18, 23)) if backend == "matmul" else list(range(16, 24)))
+    assert len(rows) == nan_rows
 
 
 @pytest.mark.parametrize(
     "kwargs,message",
     [
-        (dict(kind="sliding", window=0), "--window"),
-        (dict(kind="sliding", dilation=-1), "--dilation"),
-        (dict(kind="linformer", seq_len=16, k=0), "--k"),
-        (dict(kind="linformer", seq_len=16, k=17), "--k"),
+        (dict(kind="sliding", window=0), "`window`"),
+        (dict(kind="sliding", dilation=-1), "`dilation`"),
+        (dict(kind="linformer", seq_len=16, k=0), "`k`"),
+        (dict(kind="linformer", seq_len=16, k=17), "`k`"),
         (dict(kind="linformer", seq_len=16, k=4, causal=True), "causal"),
-        (dict(kind="linear"), "--kind"),
-        (dict(kind="linformer", seq_len=16, k=4, sharing="all"), "--sharing"),
+        (dict(kind="linear"), "`kind`"),
+        (dict(kind="linformer", seq_len=16, k=4, sharing="all"), "`sharing`"),
     ],
 )
 def test_module_options_are_validated(kwargs, message: str) -> None:
@@ -393,5 +426,29 @@ def test_cli_bench_writes_json_and_rejects_bad_flags(tmp_path) -> None:
 
 
 def test_benchmark_refuses_a_linformer_k_above_every_size() -> None:
-    with pytest.raises(ValueError, match="--linformer-k"):
+    with pytest.raises(ValueError, match="`linformer_k`"):
         BenchConfig(**{**TINY, "linformer_k": 129}, methods=("linformer",))
+
+
+@pytest.mark.parametrize("padded_from", [None, 10])
+def test_training_backward_equals_autograd_of_the_fused_kernel(monkeypatch: pytest.MonkeyPatch, padded_from) -> None:
+    from a3lab.attention import functional
+
+    q, k, v = qkv(2, 3, 40, 8, seed=8, requires_grad=True)
+    pad = None
+    if padded_from is not None:  # a long padded tail: some queries see no valid key at all
+        pad = torch.zeros(2, 40, dtype=torch.bool)
+        pad[1, padded_from:] = True
+    grad_out = torch.randn(2, 3, 40, 8)
+
+    def grads():
+        out = sliding_window_attention(q, k, v, 3, key_padding_mask=pad, block_size=4)
+        return (out, *torch.autograd.grad(out, (q, k, v), grad_out))
+
+    ours = grads()
+    monkeypatch.setattr(functional, "_CPU_FLASH", False)  # autograd through scaled_dot_product_attention
+    theirs = grads()
+    for a, b in zip(ours, theirs):
+        assert (a - b).abs().max() <= 1e-5
+    ref = dense_reference(q, k, v, 3, key_padding_mask=pad)
+    assert (ours[0] - ref).abs().max() <= 1e-5

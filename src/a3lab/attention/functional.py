@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from a3lab.attention.flex import flex_available, flex_sliding_window
+from a3lab.errors import UserError
 
 Kind = Literal["full", "sliding", "linformer"]
 Sharing = Literal["none", "headwise", "key-value", "layerwise"]
@@ -38,7 +39,12 @@ def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[int, 
             f"{tuple(v.shape)}"
         )
     if not (q.dtype == k.dtype == v.dtype and q.device == k.device == v.device):
-        raise ValueError("q, k and v must share one dtype and device")
+        raise ValueError(
+            f"q, k and v must share one dtype and device, got {q.dtype}/{q.device}, {k.dtype}/{k.device}, "
+            f"{v.dtype}/{v.device}"
+        )
+    if not q.dtype.is_floating_point:
+        raise ValueError(f"q, k and v must be floating point, got {q.dtype}")
     B, H, N, D = q.shape
     if N < 1 or D < 1:
         raise ValueError(f"q, k and v need at least one token and one feature, got shape {tuple(q.shape)}")
@@ -49,9 +55,9 @@ def _check_mask(mask: torch.Tensor | None, name: str, B: int, N: int, device: to
     if mask is None:
         return None
     if mask.shape != (B, N):
-        raise ValueError(f"{name} must have shape [B, N] = [{B}, {N}], got {tuple(mask.shape)}")
+        raise ValueError(f"`{name}` must have shape [B, N] = [{B}, {N}], got {tuple(mask.shape)}")
     if mask.dtype != torch.bool:
-        raise ValueError(f"{name} must be a bool tensor (True = {_MASK_MEANING[name]}), got {mask.dtype}")
+        raise ValueError(f"`{name}` must be a bool tensor (True = {_MASK_MEANING[name]}), got {mask.dtype}")
     return mask.to(device)
 
 
@@ -60,7 +66,18 @@ _MASK_MEANING = {"key_padding_mask": "padding", "global_mask": "global token"}
 
 def _check_positive(name: str, value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"--{name.replace('_', '-')} must be an integer >= 1, got {value!r}")
+        raise UserError(f"`{name}` must be an integer >= 1, got {value!r}")
+
+
+def _keep_nan_queries(out: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """Make the output row of a query holding a NaN or inf NaN, as the math says.
+
+    The fused CPU kernel returns 0, not NaN, for a row whose scores are all NaN: without this a corrupt
+    query would pass silently as a finite zero. Adding 0 * (row sum) costs one pass over q.
+
+    Shapes: out, q `[B, H, N, D]` -> `[B, H, N, D]`.
+    """
+    return out + 0.0 * q.sum(-1, keepdim=True)
 
 
 def _zero_padded_queries(out: torch.Tensor, key_padding_mask: torch.Tensor | None) -> torch.Tensor:
@@ -96,14 +113,14 @@ def full_attention(
     B, _, N, _ = _check_qkv(q, k, v)
     kpm = _check_mask(key_padding_mask, "key_padding_mask", B, N, q.device)
     if kpm is None:
-        return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=causal)
+        return _keep_nan_queries(F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=causal), q)
     allowed = ~kpm[:, None, None, :]  # [B, 1, 1, N]
     if causal:
         allowed = allowed & torch.ones(N, N, dtype=torch.bool, device=q.device).tril()  # [B, 1, N, N]
     # padded query rows attend everything (so no row is empty and SDPA has no NaN); they are zeroed below
     allowed = allowed | kpm[:, None, :, None]
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=dropout_p)
-    return _zero_padded_queries(out, kpm)
+    return _zero_padded_queries(_keep_nan_queries(out, q), kpm)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -154,12 +171,48 @@ def _windows(x: torch.Tensor, window: int, C: int, nb: int) -> torch.Tensor:
 
     Shapes: `[B, H, N, D]` -> `[B, H, nb, L, D]`.
     """
+    if torch.is_grad_enabled() and x.requires_grad:
+        return _Windows.apply(x, window, C, nb)
+    return _padded_windows(x, window, C, nb)
+
+
+def _padded_windows(x: torch.Tensor, window: int, C: int, nb: int) -> torch.Tensor:
     B, H, N, D = x.shape
     L = C + 2 * window
     left = x.new_zeros(B, H, window, D)
     right = x.new_zeros(B, H, nb * C - N + window, D)
     padded = torch.cat([left, x, right], dim=2)  # one pass (F.pad fills, then copies)
     return padded.unfold(2, L, C).transpose(-1, -2)  # (B, H, nb, L, D), overlapping views
+
+
+class _Windows(torch.autograd.Function):
+    """`_padded_windows` with a backward that adds the overlapping window gradients back slice by slice.
+
+    Autograd's own backward of `unfold` scatters every window element separately; here the L rows of each
+    window are cut into ceil(L / C) slices of C rows, and slice j of every block lands on the padded rows
+    b * C + j * C onwards: one strided add per slice, each a plain pass over `[B, H, N, D]`.
+    """
+
+    @staticmethod
+    def forward(x: torch.Tensor, window: int, C: int, nb: int) -> torch.Tensor:
+        return _padded_windows(x, window, C, nb)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        x, ctx.window, ctx.C, ctx.nb = inputs
+        ctx.N = x.shape[2]
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        W, C, nb, N = ctx.window, ctx.C, ctx.nb, ctx.N
+        B, H, _, L, D = grad.shape  # (B, H, nb, L, D)
+        slices = -(-L // C)
+        padded = grad.new_zeros(B, H, (nb + slices) * C, D)  # token t of the sequence is row t + W
+        for j in range(slices):
+            width = min(C, L - j * C)
+            target = padded[:, :, j * C : (j + nb) * C].view(B, H, nb, C, D)[:, :, :, :width]
+            target += grad[:, :, :, j * C : j * C + width]
+        return padded[:, :, W : W + N], None, None, None
 
 
 def _band_sdpa(
@@ -193,12 +246,12 @@ def _band_sdpa(
     if extra is None and key_valid is None:
         # the mask is the same for every sequence: fold B into the heads, no copy of the windows
         mask = _additive(allowed[0], q.dtype)[:, None]  # (nb, 1, C, L)
-        out = F.scaled_dot_product_attention(
+        out = _masked_sdpa(
             qb.flatten(0, 1).transpose(0, 1),  # (nb, B*H, C, D)
             kw.flatten(0, 1).transpose(0, 1),  # (nb, B*H, L, D)
             vw.flatten(0, 1).transpose(0, 1),
-            attn_mask=mask,
-            dropout_p=dropout_p,
+            mask,
+            dropout_p,
         )  # (nb, B*H, C, D)
         return out.transpose(0, 1).reshape(B, H, Np, D)[:, :, :N]
     # the mask differs per sequence: blocks of all sequences become the batch (a view when B = 1)
@@ -214,8 +267,77 @@ def _band_sdpa(
         allowed_extra = F.pad(allowed_extra, (0, 0, 0, Np - N)).view(B, nb, C, G)
         allowed = torch.cat([allowed.expand(B, nb, C, L), allowed_extra], dim=-1)  # (B, nb, C, L+G)
     mask = _additive(allowed, q.dtype).reshape(B * nb, 1, C, -1)
-    out = F.scaled_dot_product_attention(qb, kw, vw, attn_mask=mask, dropout_p=dropout_p)  # (B*nb, H, C, D)
+    out = _masked_sdpa(qb, kw, vw, mask, dropout_p)  # (B*nb, H, C, D)
     return out.view(B, nb, H, C, D).transpose(1, 2).reshape(B, H, Np, D)[:, :, :N]
+
+
+def _masked_sdpa(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor, dropout_p: float
+) -> torch.Tensor:
+    """`scaled_dot_product_attention` with an additive mask; on CPU in training, with `_MaskedAttention`'s
+    backward.
+
+    Shapes: q `[X, Y, C, D]`, k, v `[X, Y, L, D]`, mask `[X or 1, 1, C, L]` -> `[X, Y, C, D]`.
+    """
+    needs_grad = torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad)
+    if needs_grad and q.device.type == "cpu" and q.dtype == torch.float32 and dropout_p == 0 and _CPU_FLASH:
+        return _MaskedAttention.apply(q, k, v, mask)[0]
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+
+
+_CPU_FLASH = hasattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu")
+_BACKWARD_SCORES = 1 << 16
+"""Scores per step of `_MaskedAttention.backward` (a few blocks of one head): they stay in cache."""
+
+
+class _MaskedAttention(torch.autograd.Function):
+    """Fused CPU attention forward that keeps each row's log-sum-exp, and a backward written as matmuls.
+
+    The backward recomputes the probabilities of a few blocks at a time from the saved log-sum-exp,
+    P = exp(q k^T / sqrt(D) + mask - lse), then dV = P^T dO, dS = P (dO V^T - rowsum(dO O)),
+    dQ = dS K / sqrt(D), dK = dS^T Q / sqrt(D): five batched matmuls and two passes over the scores of
+    one chunk, which stays in cache (autograd's fused backward allocates and zero-fills buffers for all
+    blocks at once).
+
+    Shapes: q `[X, Y, C, D]`, k, v `[X, Y, L, D]`, mask `[X or 1, 1, C, L]` -> `[X, Y, C, D]`.
+    """
+
+    @staticmethod
+    def forward(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor) -> tuple:
+        out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(q, k, v, 0.0, False, attn_mask=mask)[:2]
+        return out, lse  # (X, Y, C, D), (X, Y, C)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        ctx.save_for_backward(*inputs, *output)
+        ctx.mark_non_differentiable(output[1])
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor, _grad_lse: torch.Tensor | None):
+        q, k, v, mask, out, lse = ctx.saved_tensors
+        X, Y, C, D = q.shape
+        L = k.shape[2]
+        scale = D**-0.5
+        # gradients laid out (Y, X, ., D): each head's slice is contiguous, so bmm writes it in place
+        grads = [torch.empty(t.shape[1], t.shape[0], *t.shape[2:], dtype=t.dtype, device=t.device) for t in (q, k, v)]
+        delta = (grad_out * out).sum(-1, keepdim=True)  # (X, Y, C, 1)
+        mask = mask.expand(X, 1, C, L)
+        keep = (mask > torch.finfo(mask.dtype).min / 2).to(q.dtype)  # (X, 1, C, L): 1 = key in the band
+        step = max(1, _BACKWARD_SCORES // (C * L))
+        for y in range(Y):
+            for s in range(0, X, step):
+                e = slice(s, s + step)
+                qc, kc, vc, go = q[e, y], k[e, y], v[e, y], grad_out[e, y]  # (step, C or L, D) views
+                probs = torch.baddbmm(mask[e, 0] - lse[e, y, :, None], qc, kc.transpose(1, 2), alpha=scale)
+                # exp is many times slower below log(smallest normal float) (denormals, masked keys), so those
+                # scores become exp(-80) and the masked ones exact zeros
+                probs = probs.clamp_(min=-80.0).exp_().mul_(keep[e, 0])
+                grad_scores = torch.baddbmm(delta[e, y], go, vc.transpose(1, 2), beta=-1).mul_(probs)  # (step, C, L)
+                torch.bmm(grad_scores, kc, out=grads[0][y, e]).mul_(scale)
+                torch.bmm(grad_scores.transpose(1, 2), qc, out=grads[1][y, e]).mul_(scale)
+                torch.bmm(probs.transpose(1, 2), go, out=grads[2][y, e])
+        grads = [g.transpose(0, 1) for g in grads]
+        return *grads, None
 
 
 def _band_matmul(
@@ -384,8 +506,13 @@ def sliding_window_attention(
     global token; keys where `key_padding_mask` is True are never attended; with `causal`, also j <= i.
     Outputs at padded query positions are zero.
 
+    Non-finite inputs: a NaN or inf in a query row makes that row NaN on every backend. A NaN key or value
+    reaches the queries that see it with the "matmul" backend; with "blocked" (and "flex") it reaches every
+    query of the same query block of C tokens, because the fused kernel adds the mask to the scores
+    (NaN + mask = NaN) instead of replacing them.
+
     Args:
-        q, k, v: queries, keys, values.
+        q, k, v: queries, keys, values (floating point, one dtype and device).
         window: one-sided window W (HF Longformer's `attention_window` is 2 * W).
         dilation: gap d between attended positions.
         global_mask: bool `[B, N]`, True = global token (attends every key, attended by every query).
@@ -399,7 +526,7 @@ def sliding_window_attention(
 
     Shapes: q, k, v `[B, H, N, D]` -> `[B, H, N, D]`.
     """
-    B, _, N, D = _check_qkv(q, k, v)
+    B, _, N, _ = _check_qkv(q, k, v)
     _check_positive("window", window)
     _check_positive("dilation", dilation)
     if block_size is not None:
@@ -408,59 +535,103 @@ def sliding_window_attention(
     gm = _check_mask(global_mask, "global_mask", B, N, q.device)
     backend = resolve_backend(backend)
     globs = _Globals(gm, kpm) if gm is not None and bool(gm.any()) else None
+    band = _Band(window, dilation, kpm, causal, block_size, dropout_p)
     if backend == "flex":
-        if dropout_p > 0:
-            raise ValueError("the flex backend has no attention dropout: use --backend blocked or --dropout 0")
-        if (
-            q.device.type == "cpu"
-            and torch.is_grad_enabled()
-            and (q.requires_grad or k.requires_grad or v.requires_grad)
-        ):
-            raise ValueError("the flex backend has no backward on CPU in this PyTorch: use --backend blocked")
-        out = flex_sliding_window(q, k, v, window, dilation, gm if globs else None, kpm, causal)
-        return _zero_padded_queries(out, kpm)
-
-    d = dilation
-    key_valid = None if kpm is None else ~kpm
-    if d > 1 and (kpm is not None or N % d):  # d bands over the tokens regrouped by position mod d; tail = padding
-        key_valid = _regroup_seq(torch.ones(B, N, dtype=torch.bool, device=q.device) if kpm is None else ~kpm, d)
-    if backend == "blocked":
-        extra = None
-        if globs is not None:
-            allowed = globs.allowed_outside_band(N, window, d, causal)  # (B, N, G)
-            k_glob, v_glob, allowed = globs.gather(k), globs.gather(v), allowed
-            if d > 1:
-                k_glob = k_glob.repeat_interleave(d, dim=0)  # (B * d, H, G, D): one copy per residue
-                v_glob = v_glob.repeat_interleave(d, dim=0)
-                allowed = _regroup_seq(allowed, d)  # (B * d, M, G)
-            extra = (k_glob, v_glob, allowed)
-        if d == 1:
-            out = _band_sdpa(q, k, v, window, key_valid, causal, block_size, dropout_p, extra)
-        else:
-            qr, kr, vr = _regroup(q, d), _regroup(k, d), _regroup(v, d)
-            out = _ungroup(_band_sdpa(qr, kr, vr, window, key_valid, causal, block_size, dropout_p, extra), d, N)
+        out = _sliding_flex(q, k, v, band, gm if globs else None)
+    elif backend == "blocked":
+        out = _sliding_blocked(q, k, v, band, globs)
     else:
-        qs = q * D**-0.5
-        if d == 1:
-            out, lse = _band_matmul(qs, k, v, window, key_valid, causal, block_size, dropout_p)
-        else:
-            qr, kr, vr = _regroup(qs, d), _regroup(k, d), _regroup(v, d)
-            out, lse = _band_matmul(qr, kr, vr, window, key_valid, causal, block_size, dropout_p)
-            out, lse = _ungroup(out, d, N), _ungroup(lse, d, N)
-        if globs is not None:
-            allowed = globs.allowed_outside_band(N, window, d, causal)
-            out = _merge_by_lse(out, lse, qs, globs.gather(k), globs.gather(v), allowed, dropout_p)
-    if globs is not None:
+        out = _sliding_matmul(q, k, v, band, globs)
+    if globs is not None and backend != "flex":
         out = globs.full_rows(q, k, v, out, kpm, causal, dropout_p)
-    return _zero_padded_queries(out, kpm)
+    return _zero_padded_queries(_keep_nan_queries(out, q), kpm)
+
+
+class _Band:
+    """The options of one sliding-window call that every backend reads.
+
+    Shapes: key_padding_mask `[B, N]`; key_valid `[B, N]`, or `[B * d, M]` for a regrouped dilated band.
+    """
+
+    def __init__(
+        self,
+        window: int,
+        dilation: int,
+        key_padding_mask: torch.Tensor | None,
+        causal: bool,
+        block_size: int | None,
+        dropout_p: float,
+    ) -> None:
+        self.window, self.dilation, self.causal = window, dilation, causal
+        self.key_padding_mask, self.block_size, self.dropout_p = key_padding_mask, block_size, dropout_p
+
+    def key_valid(self, B: int, N: int, device: torch.device) -> torch.Tensor | None:
+        """Which keys may be attended, laid out like the (regrouped) band; None when all may."""
+        kpm, d = self.key_padding_mask, self.dilation
+        if d > 1 and (kpm is not None or N % d):  # d bands over the tokens regrouped by position mod d
+            return _regroup_seq(torch.ones(B, N, dtype=torch.bool, device=device) if kpm is None else ~kpm, d)
+        return None if kpm is None else ~kpm
+
+
+def _sliding_flex(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, band: _Band, global_mask) -> torch.Tensor:
+    """The whole contract in one compiled FlexAttention call (globals included)."""
+    if band.dropout_p > 0:
+        raise ValueError("the flex backend has no attention dropout: use backend='blocked' or dropout_p=0")
+    if q.device.type == "cpu" and torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad):
+        raise ValueError("the flex backend has no backward on CPU in this PyTorch: use backend='blocked'")
+    return flex_sliding_window(q, k, v, band.window, band.dilation, global_mask, band.key_padding_mask, band.causal)
+
+
+def _sliding_blocked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, band: _Band, globs) -> torch.Tensor:
+    """The band through the fused kernel, global keys appended to every block's keys (one softmax).
+
+    Shapes: q, k, v `[B, H, N, D]` -> `[B, H, N, D]` (global query rows still to be replaced).
+    """
+    B, _, N, _ = q.shape
+    d = band.dilation
+    key_valid = band.key_valid(B, N, q.device)
+    extra = None
+    if globs is not None:
+        allowed = globs.allowed_outside_band(N, band.window, d, band.causal)  # (B, N, G)
+        k_glob, v_glob = globs.gather(k), globs.gather(v)
+        if d > 1:
+            k_glob = k_glob.repeat_interleave(d, dim=0)  # (B * d, H, G, D): one copy per residue
+            v_glob = v_glob.repeat_interleave(d, dim=0)
+            allowed = _regroup_seq(allowed, d)  # (B * d, M, G)
+        extra = (k_glob, v_glob, allowed)
+    options = (band.window, key_valid, band.causal, band.block_size, band.dropout_p, extra)
+    if d == 1:
+        return _band_sdpa(q, k, v, *options)
+    return _ungroup(_band_sdpa(_regroup(q, d), _regroup(k, d), _regroup(v, d), *options), d, N)
+
+
+def _sliding_matmul(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, band: _Band, globs) -> torch.Tensor:
+    """The band written out as matmul + softmax; global keys merged through the log-sum-exp.
+
+    Shapes: q, k, v `[B, H, N, D]` -> `[B, H, N, D]` (global query rows still to be replaced).
+    """
+    B, _, N, D = q.shape
+    d = band.dilation
+    key_valid = band.key_valid(B, N, q.device)
+    options = (band.window, key_valid, band.causal, band.block_size, band.dropout_p)
+    qs = q * D**-0.5
+    if d == 1:
+        out, lse = _band_matmul(qs, k, v, *options)
+    else:
+        out, lse = _band_matmul(_regroup(qs, d), _regroup(k, d), _regroup(v, d), *options)
+        out, lse = _ungroup(out, d, N), _ungroup(lse, d, N)
+    if globs is None:
+        return out
+    allowed = globs.allowed_outside_band(N, band.window, d, band.causal)
+    return _merge_by_lse(out, lse, qs, globs.gather(k), globs.gather(v), allowed, band.dropout_p)
 
 
 def resolve_backend(backend: Backend) -> Literal["blocked", "matmul", "flex"]:
     """The sliding-window backend to use: "auto" is "blocked" (no compile cost); "flex" must be asked for."""
     if backend not in BACKENDS:
-        raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        raise UserError(f"`backend` must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if backend == "flex" and not flex_available():
-        raise ValueError("--backend flex needs torch.nn.attention.flex_attention (PyTorch >= 2.5)")
+        raise UserError("`backend` flex needs torch.nn.attention.flex_attention (PyTorch >= 2.5)")
     return "blocked" if backend == "auto" else backend
 
 
@@ -493,18 +664,11 @@ def linformer_attention(
     """
     B, H, N, _ = _check_qkv(q, k, v)
     if causal:
-        raise ValueError(
+        raise UserError(
             "causal Linformer is not defined: E and F mix every position, future ones included "
-            "(use --kind full or sliding with --causal)"
+            "(use `kind` full or sliding with `causal`)"
         )
-    for name, P in (("E", E), ("F", F_)):
-        if P.dim() not in (2, 3) or P.shape[-1] != N or (P.dim() == 3 and P.shape[0] != H):
-            raise ValueError(f"{name} must be [K, N] or [H, K, N] with N = {N}, H = {H}, got {tuple(P.shape)}")
-    K = E.shape[-2]
-    if F_.shape[-2] != K:
-        raise ValueError(f"E and F must project to the same K, got {E.shape[-2]} and {F_.shape[-2]}")
-    if not 1 <= K <= N:
-        raise ValueError(f"--k must be between 1 and the sequence length {N}, got {K}")
+    _check_projections(E, F_, q, H, N)
     kpm = _check_mask(key_padding_mask, "key_padding_mask", B, N, q.device)
     if kpm is not None:
         k = k.masked_fill(kpm[:, None, :, None], 0.0)
@@ -512,4 +676,25 @@ def linformer_attention(
     k_proj = E.to(q.dtype) @ k  # (K, N) or (H, K, N) @ (B, H, N, D) -> (B, H, K, D)
     v_proj = F_.to(q.dtype) @ v  # (B, H, K, D)
     out = F.scaled_dot_product_attention(q, k_proj, v_proj, dropout_p=dropout_p)
-    return _zero_padded_queries(out, kpm)
+    # a NaN anywhere in E k or F v reaches every query of its (b, h) in the math; the fused kernel
+    # would return finite zeros when all of a row's scores are NaN
+    poison = 0.0 * (k_proj.sum((-2, -1), keepdim=True) + v_proj.sum((-2, -1), keepdim=True))  # (B, H, 1, 1)
+    return _zero_padded_queries(_keep_nan_queries(out, q) + poison, kpm)
+
+
+def _check_projections(E: torch.Tensor, F_: torch.Tensor, q: torch.Tensor, H: int, N: int) -> None:
+    """E and F_ are floating-point `[K, N]` or `[H, K, N]` tensors on q's device, with 1 <= K <= N."""
+    for name, P in (("E", E), ("F_", F_)):
+        if not isinstance(P, torch.Tensor):
+            raise ValueError(f"`{name}` must be a tensor, got {type(P).__name__}")
+        if P.device != q.device:
+            raise ValueError(f"`{name}` must be on q's device {q.device}, got {P.device}")
+        if not P.dtype.is_floating_point:
+            raise ValueError(f"`{name}` must be floating point, got {P.dtype}")
+        if P.dim() not in (2, 3) or P.shape[-1] != N or (P.dim() == 3 and P.shape[0] != H):
+            raise ValueError(f"`{name}` must be [K, N] or [H, K, N] with N = {N}, H = {H}, got {tuple(P.shape)}")
+    K = E.shape[-2]
+    if F_.shape[-2] != K:
+        raise ValueError(f"`E` and `F_` must project to the same K, got {E.shape[-2]} and {F_.shape[-2]}")
+    if not 1 <= K <= N:
+        raise UserError(f"`k` must be between 1 and the sequence length {N}, got {K}")
