@@ -1,0 +1,178 @@
+"""A drop-in for Hugging Face Longformer: its self-attention computed by a3lab's sliding window.
+
+Legend: B batch, N tokens (already padded by HF to a multiple of the window), H heads, D head dim,
+E = H * D hidden size, W one-sided window (HF's `attention_window` of the layer is 2 W), G global tokens.
+
+Paper: Beltagy et al. 2020 (Longformer, arXiv:2004.05150). HF's `LongformerSelfAttention` is the reference:
+a token that is not global attends the tokens within W of it and every global token, through the `query`,
+`key` and `value` projections; a global token attends every token through the separate `query_global`,
+`key_global` and `value_global` projections; padded positions output zero. `patch_longformer` keeps the
+same modules (and so the same parameters, state-dict keys and optimiser state) and replaces only how the
+attention is computed. `transformers` is optional: it is imported when a model is patched.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from a3lab.attention.functional import Backend, sliding_window_attention
+
+
+def patch_longformer(model: nn.Module, backend: Backend = "auto") -> int:
+    """Swap every `LongformerSelfAttention` in `model` for one computed by `sliding_window_attention`.
+
+    The new modules reuse the old ones' projection layers, so weights, state-dict keys and an optimiser's
+    parameter groups stay valid. `output_attentions=True` falls back to HF's own computation (HF returns
+    the attention probabilities, which the fused kernels do not form).
+
+    Args:
+        model: any module holding `transformers` Longformer self-attention layers (LongformerModel,
+            LongformerForMaskedLM, ...); patched in place.
+        backend: the sliding-window backend (see `sliding_window_attention`).
+
+    Returns:
+        The number of self-attention modules replaced.
+
+    Example:
+        >>> from transformers import LongformerConfig, LongformerModel  # doctest: +SKIP
+        >>> model = LongformerModel(LongformerConfig(attention_window=[64, 128]))  # doctest: +SKIP
+        >>> patch_longformer(model)  # doctest: +SKIP
+        12
+    """
+    from transformers.models.longformer.modeling_longformer import LongformerSelfAttention
+
+    patched_class = _patched_class(LongformerSelfAttention)
+    targets = [
+        (name, module)
+        for name, module in model.named_modules()
+        if isinstance(module, LongformerSelfAttention) and not isinstance(module, patched_class)
+    ]
+    for name, module in targets:
+        parent_name, _, child = name.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        setattr(parent, child, patched_class.from_hf(module, backend))
+    return len(targets)
+
+
+_PATCHED: dict[type, type] = {}
+
+
+def _patched_class(base: type) -> type:
+    """The subclass of HF's `LongformerSelfAttention` whose forward calls a3lab (made once per base class)."""
+    if base not in _PATCHED:
+
+        class A3labLongformerSelfAttention(_PatchedMethods, base):
+            pass
+
+        _PATCHED[base] = A3labLongformerSelfAttention
+    return _PATCHED[base]
+
+
+class _PatchedMethods:
+    """The methods of the patched class (mixed in before HF's module by `_patched_class`)."""
+
+    backend: Backend = "auto"
+
+    @classmethod
+    def from_hf(cls, old: nn.Module, backend: Backend) -> nn.Module:
+        """A patched module sharing every submodule and attribute of `old` (no new parameters)."""
+        new = cls.__new__(cls)
+        nn.Module.__init__(new)
+        for name, value in vars(old).items():
+            if not name.startswith("_"):  # config, num_heads, head_dim, one_sided_attn_window_size, training...
+                setattr(new, name, value)
+        for name, child in old.named_children():
+            setattr(new, name, child)
+        new.backend = backend
+        return new
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        is_index_masked: torch.Tensor | None = None,
+        is_index_global_attn: torch.Tensor | None = None,
+        is_global_attn: bool | None = None,
+        output_attentions: bool = False,
+    ) -> tuple[torch.Tensor]:
+        """HF's signature and output `(attn_output [B, N, E],)`; masks as HF's encoder passes them."""
+        if output_attentions:
+            return super().forward(  # type: ignore[misc]
+                hidden_states, attention_mask, is_index_masked, is_index_global_attn, is_global_attn, True
+            )
+        B, N, _ = hidden_states.shape
+        padding = attention_mask < 0 if is_index_masked is None else is_index_masked  # (B, N)
+        glob = attention_mask > 0 if is_index_global_attn is None else is_index_global_attn  # (B, N)
+        q, k, v = (self._heads(proj(hidden_states)) for proj in (self.query, self.key, self.value))
+        p = self.dropout if self.training else 0.0
+        W = self.one_sided_attn_window_size
+        has_global = bool(glob.any()) if is_global_attn is None else bool(is_global_attn)
+        out = sliding_window_attention(
+            q, k, v, W, global_mask=glob if has_global else None, key_padding_mask=padding,
+            backend=self.backend, dropout_p=p,
+        )  # fmt: skip
+        if has_global:
+            out = self._global_rows(hidden_states, out, glob, padding, p)
+        return (out.transpose(1, 2).reshape(B, N, self.embed_dim),)
+
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:
+        """`[B, N, E]` -> `[B, H, N, D]`."""
+        B, N, _ = x.shape
+        return x.view(B, N, self.num_heads, self.head_dim).transpose(1, 2)
+
+    def _global_rows(
+        self, hidden: torch.Tensor, out: torch.Tensor, glob: torch.Tensor, padding: torch.Tensor, dropout_p: float
+    ) -> torch.Tensor:
+        """Replace each global token's row by its attention over all tokens through the *_global projections.
+
+        Shapes: hidden `[B, N, E]`, out `[B, H, N, D]`, glob and padding bool `[B, N]` -> `[B, H, N, D]`.
+        """
+        B, H, N, D = out.shape
+        counts = glob.sum(1)  # (B,)
+        G = int(counts.max())
+        index = torch.argsort((~glob).to(torch.int8), dim=1, stable=True)[:, :G]  # (B, G), global tokens first
+        slot_valid = torch.arange(G, device=out.device)[None, :] < counts[:, None]  # (B, G)
+        hidden_glob = hidden.gather(1, index[:, :, None].expand(B, G, hidden.shape[-1]))  # (B, G, E)
+        qg = self._heads(self.query_global(hidden_glob))  # (B, H, G, D)
+        kg, vg = self._heads(self.key_global(hidden)), self._heads(self.value_global(hidden))  # (B, H, N, D)
+        allowed = (~padding)[:, None, None, :]  # (B, 1, 1, N)
+        rows = F.scaled_dot_product_attention(qg, kg, vg, attn_mask=allowed, dropout_p=dropout_p)  # (B, H, G, D)
+        target = torch.where(slot_valid, index, N)[:, None, :, None].expand(B, H, G, D)  # filler slots -> row N
+        return torch.cat([out, out.new_zeros(B, H, 1, D)], dim=2).scatter(2, target, rows)[:, :, :N]
+
+
+def attention_seconds(model: nn.Module, call, repeats: int = 1) -> dict[str, float]:
+    """Process CPU seconds of one `call()`: in total, and inside the Longformer self-attention modules.
+
+    Forward hooks on every `LongformerSelfAttention` (patched or not) time the modules' own forward
+    (projections and attention, not the output dense layer): the medians over `repeats` calls after one
+    warm-up call. Returns {"model_s", "attention_s", "attention_share"}.
+    """
+    import statistics
+    import time
+
+    from transformers.models.longformer.modeling_longformer import LongformerSelfAttention
+
+    spent: list[float] = []
+    starts: list[float] = []
+    modules = [m for m in model.modules() if isinstance(m, LongformerSelfAttention)]
+    handles = [m.register_forward_pre_hook(lambda *_: starts.append(time.process_time())) for m in modules]
+    handles += [m.register_forward_hook(lambda *_: spent.append(time.process_time() - starts.pop())) for m in modules]
+    totals, inside = [], []
+    try:
+        for i in range(repeats + 1):
+            spent.clear()
+            start = time.process_time()
+            call()
+            if i:
+                totals.append(time.process_time() - start)
+                inside.append(math.fsum(spent))
+    finally:
+        for handle in handles:
+            handle.remove()
+    model_s, attention_s = statistics.median(totals), statistics.median(inside)
+    return {"model_s": model_s, "attention_s": attention_s, "attention_share": attention_s / model_s}
