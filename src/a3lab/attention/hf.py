@@ -129,6 +129,11 @@ class _PatchedMethods:
     ) -> torch.Tensor:
         """Replace each global token's row by its attention over all tokens through the *_global projections.
 
+        HF projects all N tokens through `key_global` and `value_global` for the G global queries. The
+        same scores and outputs come from the hidden states directly, in O(H G N E) instead of O(N E^2):
+        q_g . (W_k h + b_k) = (q_g W_k) . h + q_g . b_k, and sum_j p_j (W_v h_j + b_v) = W_v (sum_j p_j h_j) + b_v
+        because each row of p sums to 1.
+
         Shapes: hidden `[B, N, E]`, out `[B, H, N, D]`, glob and padding bool `[B, N]` -> `[B, H, N, D]`.
         """
         B, H, N, D = out.shape
@@ -137,10 +142,15 @@ class _PatchedMethods:
         index = torch.argsort((~glob).to(torch.int8), dim=1, stable=True)[:, :G]  # (B, G), global tokens first
         slot_valid = torch.arange(G, device=out.device)[None, :] < counts[:, None]  # (B, G)
         hidden_glob = hidden.gather(1, index[:, :, None].expand(B, G, hidden.shape[-1]))  # (B, G, E)
-        qg = self._heads(self.query_global(hidden_glob))  # (B, H, G, D)
-        kg, vg = self._heads(self.key_global(hidden)), self._heads(self.value_global(hidden))  # (B, H, N, D)
-        allowed = (~padding)[:, None, None, :]  # (B, 1, 1, N)
-        rows = F.scaled_dot_product_attention(qg, kg, vg, attn_mask=allowed, dropout_p=dropout_p)  # (B, H, G, D)
+        qg = self._heads(self.query_global(hidden_glob)) * D**-0.5  # (B, H, G, D)
+        w_k = self.key_global.weight.view(H, D, -1)  # (H, D, E)
+        scores = torch.einsum("bhgd,hde->bhge", qg, w_k) @ hidden.transpose(1, 2)[:, None]  # (B, H, G, N)
+        scores = scores + (qg * self.key_global.bias.view(H, D)[:, None]).sum(-1, keepdim=True)
+        scores = scores.masked_fill(padding[:, None, None, :], torch.finfo(scores.dtype).min)
+        probs = F.dropout(torch.softmax(scores, dim=-1), dropout_p) if dropout_p else torch.softmax(scores, dim=-1)
+        mixed = probs @ hidden[:, None]  # (B, H, G, E)
+        w_v = self.value_global.weight.view(H, D, -1)  # (H, D, E)
+        rows = torch.einsum("bhge,hde->bhgd", mixed, w_v) + self.value_global.bias.view(H, D)[:, None]  # (B,H,G,D)
         target = torch.where(slot_valid, index, N)[:, None, :, None].expand(B, H, G, D)  # filler slots -> row N
         return torch.cat([out, out.new_zeros(B, H, 1, D)], dim=2).scatter(2, target, rows)[:, :, :N]
 
