@@ -2,8 +2,9 @@
 
 A randomly initialised base-sized `LongformerModel` (LongformerConfig defaults: 12 layers, hidden 768,
 12 heads, attention_window 512, i.e. one-sided W = 256; positions extended to --tokens) runs a forward on
-one sequence of --tokens tokens with a global first token. The HF model and a patched deep copy alternate for --rounds rounds; forward hooks time the self-attention modules' own forward (projections and
-attention), process CPU time. Prints the medians, the per-round ratios and attention's share of the model.
+one sequence of --tokens tokens with a global first token. The HF model and a patched deep copy alternate
+for --rounds rounds; forward hooks time the self-attention modules' own forward (projections and attention),
+process CPU time. Prints the medians, the per-round ratios and attention's share of the model.
 
     OMP_NUM_THREADS=1 python benchmarks/attention_hf.py --tokens 4096 --rounds 3 --out runs/attention_hf.json
 """
@@ -20,6 +21,8 @@ import time
 import torch
 
 from a3lab.attention.hf import attention_seconds, patch_longformer
+
+KEYS = ("model_s", "attention_s", "attention_share")
 
 
 def _spread(values: list[float]) -> dict:
@@ -72,10 +75,9 @@ def main(argv: list[str] | None = None) -> int:
         "pass": "forward",
         "clock": "process CPU time",
         "max_abs_diff_last_hidden_state": diff,
-        "hf": {k: _spread([r[k] for r in rounds["hf"]]) for k in ("model_s", "attention_s", "attention_share")},
-        "a3lab": {k: _spread([r[k] for r in rounds["a3lab"]]) for k in ("model_s", "attention_s", "attention_share")},
-        "attention_speedup": _spread([h["attention_s"] / a["attention_s"] for h, a in zip(rounds["hf"], rounds["a3lab"])]),
-        "model_speedup": _spread([h["model_s"] / a["model_s"] for h, a in zip(rounds["hf"], rounds["a3lab"])]),
+        **{name: {k: _spread([r[k] for r in rounds[name]]) for k in KEYS} for name in ("hf", "a3lab")},
+        **{f"{k.removesuffix('_s')}_speedup": _spread([h[k] / a[k] for h, a in zip(rounds["hf"], rounds["a3lab"])])
+           for k in ("attention_s", "model_s")},
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }  # fmt: skip
     print(json.dumps(result, indent=1))
