@@ -386,21 +386,34 @@ def test_benchmark_rows_and_summaries() -> None:
     assert len(timed) == 5 and all(r["forward_ms"] > 0 and r["forward_backward_ms"] > 0 for r in timed)
     assert set(result["slopes"]) == {"full", "sliding-blocked"}  # one Linformer point has no slope
     assert result["matmul_gflops"] > 0 and result["band_gflops"]["sliding-blocked"] > 0
+    assert result["band_gflops_forward_backward"]["sliding-blocked"] > 0
+    assert all(r["device"] == "cpu" and r["clock"] == "cpu" for r in result["rows"])  # every timing names its device
     assert set(result["speedup_vs_full"]) == {"64", "128"}
-    assert "sliding" in format_table(result)
+    assert "sliding" in format_table(result) and "forward+backward (3x the forward's FLOPs)" in format_table(result)
 
 
 def test_report_experiment_returns_exactly_the_documented_keys(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(attention_bench.PRESETS, "quick", BenchConfig(**TINY, memory=True))
+    methods = ("full", "sliding-blocked", "linformer")
+    timing = {"methods": methods, "sizes": (64, 128, 256), "full_max_n": 128, "rounds": 5}
+    monkeypatch.setitem(attention_bench.REPORT_TIMING, "quick", timing)
     monkeypatch.setattr(attention_bench, "hf_installed", lambda: False)
     out = report_experiment("quick", tmp_path)
     assert set(out) == {"images", "rows", "slopes", "matmul_gflops", "band_gflops", "hf", "speedup_vs_full",
-                        "speedup_vs_hf"}  # fmt: skip
+                        "speedup_vs_hf", "timing", "budget"}  # fmt: skip
+    t = out["timing"]
+    assert t["rounds"] == 5 and t["slope_sizes"] == [64, 128, 256] and t["device"] == "cpu"
+    assert set(t["slopes"]) == {"full", "sliding-blocked", "linformer"} and t["slopes"]["full"]["rounds"] == 5
+    assert set(t["ms"]["full"]) == {"64", "128"}  # full attention only up to full_max_n
+    assert [(s["n"], s["method"], s["ratio"]["rounds"]) for s in t["speedup_vs_full"]] == [
+        (64, "sliding-blocked", 5), (128, "sliding-blocked", 5)]  # fmt: skip
+    assert out["budget"]["done"] == out["budget"]["planned"] > 0 and out["budget"]["stopped"] is None
     assert out["images"] and all((tmp_path / name).is_file() for name in out["images"])
     assert out["hf"] == {"installed": False, "max_abs_diff": None}
     assert out["speedup_vs_hf"] == {"64": None, "128": None}
     assert all(
-        set(r) == {"n", "method", "backend", "forward_ms", "forward_backward_ms", "peak_mb"} for r in out["rows"]
+        set(r) == {"n", "method", "backend", "device", "forward_ms", "forward_backward_ms", "peak_mb"}
+        for r in out["rows"]
     )
     assert all(r["peak_mb"] is not None for r in out["rows"] if r["forward_ms"] is not None)
     json.dumps(out)
@@ -452,3 +465,15 @@ def test_training_backward_equals_autograd_of_the_fused_kernel(monkeypatch: pyte
         assert (a - b).abs().max() <= 1e-5
     ref = dense_reference(q, k, v, 3, key_padding_mask=pad)
     assert (ours[0] - ref).abs().max() <= 1e-5
+
+
+def test_global_tokens_merged_by_log_sum_exp_have_exact_gradients() -> None:
+    q, k, v = qkv(2, 2, 13, 3, seed=9, dtype=torch.float64, requires_grad=True)
+    glob = torch.zeros(2, 13, dtype=torch.bool)
+    glob[0, [1, 9]] = glob[1, 12] = True  # no padding: the band's log-sum-exp merges the global keys
+
+    def f(q, k, v):
+        return sliding_window_attention(q, k, v, 2, global_mask=glob, block_size=4)
+
+    assert torch.autograd.gradcheck(f, (q, k, v))
+    assert (f(q, k, v) - dense_reference(q, k, v, 2, global_mask=glob)).abs().max() <= 1e-10

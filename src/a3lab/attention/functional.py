@@ -256,19 +256,56 @@ def _band_sdpa(
         return out.transpose(0, 1).reshape(B, H, Np, D)[:, :, :N]
     # the mask differs per sequence: blocks of all sequences become the batch (a view when B = 1)
     qb = qb.transpose(1, 2).reshape(B * nb, H, C, D)
-    kw = kw.transpose(1, 2).reshape(B * nb, H, L, D)
-    vw = vw.transpose(1, 2).reshape(B * nb, H, L, D)
-    if extra is not None:
+    if extra is None:
+        kw = kw.transpose(1, 2).reshape(B * nb, H, L, D)
+        vw = vw.transpose(1, 2).reshape(B * nb, H, L, D)
+    else:
         k_extra, v_extra, allowed_extra = extra
         G = k_extra.shape[2]
-        k_extra = k_extra[:, None].expand(B, nb, H, G, D).reshape(B * nb, H, G, D)
-        v_extra = v_extra[:, None].expand(B, nb, H, G, D).reshape(B * nb, H, G, D)
-        kw, vw = torch.cat([kw, k_extra], dim=2), torch.cat([vw, v_extra], dim=2)  # (B*nb, H, L+G, D)
+        kw, vw = _with_extra_keys(kw, k_extra), _with_extra_keys(vw, v_extra)  # (B*nb, H, L+G, D)
         allowed_extra = F.pad(allowed_extra, (0, 0, 0, Np - N)).view(B, nb, C, G)
         allowed = torch.cat([allowed.expand(B, nb, C, L), allowed_extra], dim=-1)  # (B, nb, C, L+G)
     mask = _additive(allowed, q.dtype).reshape(B * nb, 1, C, -1)
     out = _masked_sdpa(qb, kw, vw, mask, dropout_p)  # (B*nb, H, C, D)
     return out.view(B, nb, H, C, D).transpose(1, 2).reshape(B, H, Np, D)[:, :, :N]
+
+
+def _lse_kernel(q: torch.Tensor) -> bool:
+    """Whether the fused kernel that also returns the log-sum-exp serves q (CPU, float32 or float64)."""
+    return _CPU_FLASH and q.device.type == "cpu" and q.dtype in (torch.float32, torch.float64)
+
+
+def _band_sdpa_lse(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window: int, causal: bool, block_size: int | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`_band_sdpa` without padding, extra keys or dropout, that also returns each row's log-sum-exp.
+
+    Shapes: q, k, v `[B, H, N, D]` -> `[B, H, N, D]`, lse `[B, H, N]` (of the scores q k^T / sqrt(D)).
+    """
+    B, H, N, D = q.shape
+    grad = torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad)
+    C, nb, _ = _band_geometry(N, window, block_size, grad)
+    Np = nb * C
+    mask = _additive(_band_allowed(None, 1, N, window, C, causal, q.device)[0], q.dtype)[:, None]  # (nb, 1, C, L)
+    qb = (q if Np == N else F.pad(q, (0, 0, 0, Np - N))).view(B, H, nb, C, D)
+    kw, vw = _windows(k, window, C, nb), _windows(v, window, C, nb)  # (B, H, nb, L, D)
+    fold = (t.flatten(0, 1).transpose(0, 1) for t in (qb, kw, vw))  # (nb, B*H, C or L, D)
+    out, lse = _MaskedAttention.apply(*fold, mask)  # (nb, B*H, C, D), (nb, B*H, C)
+    out = out.transpose(0, 1).reshape(B, H, Np, D)[:, :, :N]
+    return out, lse.transpose(0, 1).reshape(B, H, Np)[:, :, :N]
+
+
+def _with_extra_keys(windows: torch.Tensor, extra: torch.Tensor) -> torch.Tensor:
+    """Each block's L window rows followed by the G extra rows, written once into one new tensor.
+
+    Shapes: windows `[B, H, nb, L, D]`, extra `[B, H, G, D]` -> `[B * nb, H, L + G, D]`.
+    """
+    B, H, nb, L, D = windows.shape
+    G = extra.shape[2]
+    keys = windows.new_empty(B, nb, H, L + G, D)
+    keys[:, :, :, :L] = windows.transpose(1, 2)
+    keys[:, :, :, L:] = extra[:, None]
+    return keys.view(B * nb, H, L + G, D)
 
 
 def _masked_sdpa(
@@ -293,6 +330,7 @@ _BACKWARD_SCORES = 1 << 16
 class _MaskedAttention(torch.autograd.Function):
     """Fused CPU attention forward that keeps each row's log-sum-exp, and a backward written as matmuls.
 
+    The log-sum-exp is an output too (differentiable), so that a second softmax can be merged with this one.
     The backward recomputes the probabilities of a few blocks at a time from the saved log-sum-exp,
     P = exp(q k^T / sqrt(D) + mask - lse), then dV = P^T dO, dS = P (dO V^T - rowsum(dO O)),
     dQ = dS K / sqrt(D), dK = dS^T Q / sqrt(D): five batched matmuls and two passes over the scores of
@@ -310,10 +348,9 @@ class _MaskedAttention(torch.autograd.Function):
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:
         ctx.save_for_backward(*inputs, *output)
-        ctx.mark_non_differentiable(output[1])
 
     @staticmethod
-    def backward(ctx, grad_out: torch.Tensor, _grad_lse: torch.Tensor | None):
+    def backward(ctx, grad_out: torch.Tensor, grad_lse: torch.Tensor | None):
         q, k, v, mask, out, lse = ctx.saved_tensors
         X, Y, C, D = q.shape
         L = k.shape[2]
@@ -321,6 +358,8 @@ class _MaskedAttention(torch.autograd.Function):
         # gradients laid out (Y, X, ., D): each head's slice is contiguous, so bmm writes it in place
         grads = [torch.empty(t.shape[1], t.shape[0], *t.shape[2:], dtype=t.dtype, device=t.device) for t in (q, k, v)]
         delta = (grad_out * out).sum(-1, keepdim=True)  # (X, Y, C, 1)
+        if grad_lse is not None:  # d lse / d scores = probs: it joins dS = P (dP - delta + grad_lse)
+            delta = delta - grad_lse[..., None]
         mask = mask.expand(X, 1, C, L)
         keep = (mask > torch.finfo(mask.dtype).min / 2).to(q.dtype)  # (X, 1, C, L): 1 = key in the band
         step = max(1, _BACKWARD_SCORES // (C * L))
@@ -583,13 +622,18 @@ def _sliding_flex(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, band: _Band
 
 
 def _sliding_blocked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, band: _Band, globs) -> torch.Tensor:
-    """The band through the fused kernel, global keys appended to every block's keys (one softmax).
+    """The band through the fused kernel, global keys appended to every block's keys (one softmax), or on
+    CPU without padding, dilation or dropout merged through the band's log-sum-exp (no copy of the windows).
 
     Shapes: q, k, v `[B, H, N, D]` -> `[B, H, N, D]` (global query rows still to be replaced).
     """
-    B, _, N, _ = q.shape
+    B, _, N, D = q.shape
     d = band.dilation
     key_valid = band.key_valid(B, N, q.device)
+    if globs is not None and d == 1 and key_valid is None and band.dropout_p == 0 and _lse_kernel(q):
+        out, lse = _band_sdpa_lse(q, k, v, band.window, band.causal, band.block_size)
+        allowed = globs.allowed_outside_band(N, band.window, 1, band.causal)  # (B, N, G)
+        return _merge_by_lse(out, lse, q * D**-0.5, globs.gather(k), globs.gather(v), allowed, 0.0)
     extra = None
     if globs is not None:
         allowed = globs.allowed_outside_band(N, band.window, d, band.causal)  # (B, N, G)

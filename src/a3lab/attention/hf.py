@@ -112,7 +112,7 @@ class _PatchedMethods:
         W = self.one_sided_attn_window_size
         has_global = bool(glob.any()) if is_global_attn is None else bool(is_global_attn)
         out = sliding_window_attention(
-            q, k, v, W, global_mask=glob if has_global else None, key_padding_mask=padding,
+            q, k, v, W, global_mask=glob if has_global else None, key_padding_mask=padding if padding.any() else None,
             backend=self.backend, dropout_p=p,
         )  # fmt: skip
         if has_global:
