@@ -82,9 +82,9 @@ def test_long_range_batch_labels_say_whether_the_ends_match() -> None:
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(length=10, span=6), "--span"),
-        (dict(length=10, span=0), "--span"),
-        (dict(length=10, num_signals=1), "--num-signals"),
+        (dict(length=10, span=6), "`span`"),
+        (dict(length=10, span=0), "`span`"),
+        (dict(length=10, num_signals=1), "`num_signals`"),
     ],
 )
 def test_long_range_batch_rejects_bad_options(kwargs: dict, message: str) -> None:
@@ -158,13 +158,13 @@ def test_plain_window_cannot_combine_the_ends_but_the_others_can() -> None:
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        (dict(kind="banded"), "--kind must be one of"),
-        (dict(window=0), "--window"),
-        (dict(kind="linformer", k=49), "--k must be <="),
-        (dict(dim=15), "divisible by --heads"),
-        (dict(kind="sliding_dilated", dilation=1), "--dilation >= 2"),
-        (dict(kind="sliding_dilated", depth=1), "--depth >= 2"),
-        (dict(num_classes=1), "--num-classes"),
+        (dict(kind="banded"), "`kind` must be one of"),
+        (dict(window=0), "`window`"),
+        (dict(kind="linformer", k=49), "`k` must be <="),
+        (dict(dim=15), "divisible by `heads`"),
+        (dict(kind="sliding_dilated", dilation=1), "`dilation` >= 2"),
+        (dict(kind="sliding_dilated", depth=1), "`depth` >= 2"),
+        (dict(num_classes=1), "`num_classes`"),
         (dict(image_shape=(6, 7)), "image_shape"),
     ],
 )
@@ -177,12 +177,12 @@ def test_model_config_errors_name_the_flag(overrides: dict, message: str) -> Non
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        (dict(task="pixel-cifar"), "--task"),
-        (dict(steps=0), "--steps"),
-        (dict(lr=0.0), "--lr"),
-        (dict(train_examples=0), "--train-examples"),
-        (dict(task="long-range", length=2048, span=1025), "--span"),
-        (dict(task="long-range", length=64, kind="linformer", k=66), "--k"),  # 64 tokens + CLS
+        (dict(task="pixel-cifar"), "`task`"),
+        (dict(steps=0), "`steps`"),
+        (dict(lr=0.0), "`lr`"),
+        (dict(train_examples=0), "`train_examples`"),
+        (dict(task="long-range", length=2048, span=1025), "`span`"),
+        (dict(task="long-range", length=64, kind="linformer", k=66), "`k`"),  # 64 tokens + CLS
     ],
 )
 def test_train_config_errors_name_the_flag(overrides: dict, message: str) -> None:
@@ -261,9 +261,9 @@ def test_projection_matrices() -> None:
     assert ((pool > 0).sum(1) >= 3).all()  # segments of 3 or 4 positions
     assert torch.equal(projection_matrix("pool", 10, 10), torch.eye(10))
     assert projection_matrix("gaussian", 4, 10, torch.Generator().manual_seed(0)).shape == (4, 10)
-    with pytest.raises(ValueError, match="--k"):
+    with pytest.raises(ValueError, match="`k`"):
         projection_matrix("pool", 11, 10)
-    with pytest.raises(ValueError, match="--projection"):
+    with pytest.raises(ValueError, match="`projection`"):
         projection_matrix("svd", 2, 10)
 
 
@@ -296,7 +296,7 @@ def test_linformer_error_on_a_model_and_random_inputs() -> None:
     assert len(result["random"]) == len(result["trained"]) == 3
     assert result["random"][-1] < 1e-6 and result["trained"][-1] < 1e-6
     assert result["random"][0] > 0.01 and result["trained"][0] > result["trained"][-1]
-    with pytest.raises(ValueError, match="--k values"):
+    with pytest.raises(ValueError, match="`k` values"):
         LinformerErrorConfig(ks=(4, 49), seq_len=48)
 
 
@@ -370,5 +370,5 @@ def test_report_experiment_keys_and_images(tiny_data: Path, tmp_path: Path, monk
         assert (tmp_path / name).stat().st_size > 1000
     json.dumps(result)
     assert json.loads((tmp_path / "attention_tasks.json").read_text())["summary"] == result
-    with pytest.raises(ValueError, match="--preset"):
+    with pytest.raises(ValueError, match="`preset`"):
         report_experiment("huge", tmp_path)

@@ -146,15 +146,15 @@ def test_checkpoint_that_does_not_match_its_config(tmp_path: Path) -> None:
 
 
 def test_config_validation_speaks_cli() -> None:
-    with pytest.raises(ValueError, match="--epochs must be >= 1"):
+    with pytest.raises(ValueError, match="`epochs` must be >= 1"):
         TrainConfig(epochs=0)
-    with pytest.raises(ValueError, match="--lr must be > 0"):
+    with pytest.raises(ValueError, match="`lr` must be > 0"):
         TrainConfig(lr=-1.0)
-    with pytest.raises(ValueError, match="--model must be one of"):
+    with pytest.raises(ValueError, match="`model` must be one of"):
         TrainConfig(model="resnet")
-    with pytest.raises(ValueError, match="--kernel-size"):
+    with pytest.raises(ValueError, match="`kernel_size`"):
         CNNConfig(kernel_size=2)
-    with pytest.raises(ValueError, match="--hidden-size"):
+    with pytest.raises(ValueError, match="`hidden_size`"):
         TrainConfig(model="gru", model_overrides={"hidden_size": 0})
     assert TrainConfig(model="mlp").lr == classifiers.DEFAULT_LR["mlp"]
     assert TrainConfig(model="cnn").batch_size == classifiers.DEFAULT_BATCH_SIZE["cnn"]
@@ -184,7 +184,7 @@ def test_training_is_deterministic_and_reports_everything(tiny_root: Path) -> No
 def test_training_subset(tiny_root: Path) -> None:
     _, r = train_classifier(tiny_train_config(epochs=1, train_examples=50), root=tiny_root, progress_bar=False)
     assert r["train_examples"] == 50
-    with pytest.raises(ValueError, match="--train-examples must be <= 200"):
+    with pytest.raises(ValueError, match="`train_examples` must be <= 200"):
         train_classifier(tiny_train_config(epochs=1, train_examples=500), root=tiny_root, progress_bar=False)
 
 
@@ -256,8 +256,9 @@ def test_cli_install_writes_the_domain_cnn(tiny_data: Path, tmp_path: Path, monk
 
 def test_cli_user_errors(tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = ["--out", str(tmp_path), "--device", "cpu"]
-    assert main(["classify", "train", "--lr", "-1", *out]) == 2
-    assert "a3lab: error: --lr must be > 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["classify", "train", "--lr", "-1", *out])
+    assert e.value.code == 2 and "argument --lr: must be > 0" in capsys.readouterr().err
     assert main(["classify", "train", "--model", "gru", "--install", *out]) == 2
     assert main(["classify", "train", "--train-examples", "1000", *out]) == 2
     assert main(["classify", "eval", str(tmp_path / "nope.safetensors"), "--dataset", "mnist"]) == 2
@@ -308,7 +309,7 @@ def test_report_experiment_keys_and_checkpoints(
     json.dumps(result)
     assert existing.read_bytes() == before  # the quick preset keeps an existing domain CNN
     assert domain_cnn_path("fashion-mnist").is_file()  # and fills a missing one
-    with pytest.raises(ValueError, match="--preset"):
+    with pytest.raises(ValueError, match="`preset`"):
         report_experiment("medium", out)
 
 

@@ -48,7 +48,7 @@ def test_parity_labels_and_encoding() -> None:
     a, _ = make_batch("alternating", 100, 9, torch.Generator().manual_seed(1), max_value=100)
     enc = encode("alternating", a, max_value=100)
     assert enc.dtype == torch.float32 and enc.abs().max() <= 1.0
-    with pytest.raises(ValueError, match="--tasks"):
+    with pytest.raises(ValueError, match="`tasks`"):
         make_batch("sorting", 2, 3, torch.Generator())
 
 
@@ -128,13 +128,13 @@ def test_divergence_is_reported() -> None:
 
 
 def test_config_validation_speaks_cli() -> None:
-    with pytest.raises(ValueError, match="--models"):
+    with pytest.raises(ValueError, match="`models`"):
         SequenceConfig(models=("transformer",))
-    with pytest.raises(ValueError, match="--steps must be >= 1"):
+    with pytest.raises(ValueError, match="`steps` must be >= 1"):
         SequenceConfig(steps=0)
-    with pytest.raises(ValueError, match="--cnn-kernel-size"):
+    with pytest.raises(ValueError, match="`cnn_kernel_size`"):
         SequenceConfig(cnn_kernel_size=4)
-    with pytest.raises(ValueError, match="--lengths"):
+    with pytest.raises(ValueError, match="`lengths`"):
         SequenceConfig(test_lengths=())
 
 

@@ -24,7 +24,7 @@ def test_env_variable_is_used(tiny_data: Path) -> None:
 
 
 def test_unknown_dataset_is_a_value_error(tiny_root: Path) -> None:
-    with pytest.raises(ValueError, match="--dataset"):
+    with pytest.raises(ValueError, match="`dataset`"):
         load_images("cifar", root=tiny_root)
 
 
@@ -123,7 +123,7 @@ def test_batches_resume_from_state() -> None:
 
 
 def test_bad_batch_size() -> None:
-    with pytest.raises(ValueError, match="--batch-size"):
+    with pytest.raises(ValueError, match="`batch_size`"):
         ImageBatches(torch.zeros(3, 28, 28, dtype=torch.uint8), torch.zeros(3, dtype=torch.long), batch_size=0)
 
 
@@ -132,3 +132,27 @@ def test_real_data(real_data: Path, name: str) -> None:
     images, labels = load_images(name, train=False, root=real_data)
     assert images.shape == (10000, 28, 28)
     assert labels.bincount().tolist() == labels.bincount(minlength=10).tolist() and len(labels.bincount()) == 10
+
+
+@pytest.mark.parametrize("bad", [10, 200, 255])
+def test_label_values_are_checked_against_the_class_count(tiny_root: Path, bad: int) -> None:
+    from a3lab.data import NUM_CLASSES
+
+    labels = raw_files("mnist", False)["labels"]
+    write_idx(tiny_root / labels, [3] * 99 + [bad])
+    with pytest.raises(
+        DataError, match=rf"labels-idx1-ubyte: 1 label values outside 0\.\.{NUM_CLASSES - 1} \(e\.g\. {bad}\)"
+    ):
+        load_images("mnist", train=False, root=tiny_root)
+
+
+def test_the_data_cache_is_the_one_cache_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from a3lab.data import find_root
+    from a3lab.utils import cache_dir
+
+    monkeypatch.delenv("A3LAB_DATA", raising=False)
+    monkeypatch.setenv("A3LAB_HOME", str(tmp_path / "home"))
+    assert find_root("mnist") == (tmp_path / "home" / "data", "cache") == (cache_dir("data"), "cache")
+    monkeypatch.delenv("A3LAB_HOME")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert find_root("mnist")[0] == tmp_path / "xdg" / "a3lab" / "data"

@@ -72,16 +72,16 @@ def file_hash(path: Path) -> str:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (dict(arch="resnet"), "--arch"),
-        (dict(loss="wgan"), "--loss"),
-        (dict(dataset="cifar"), "--dataset"),
-        (dict(batch_size=1), "--batch-size"),
-        (dict(epochs=0), "--epochs"),
-        (dict(lr=0.0), "--lr"),
-        (dict(lr_decay=1.5), "--lr-decay"),
-        (dict(ema_decay=1.0), "--ema-decay"),
-        (dict(betas=(0.5, 1.0)), "--beta"),
-        (dict(batch_size=64, train_examples=10), "--train-examples"),
+        (dict(arch="resnet"), "`arch`"),
+        (dict(loss="wgan"), "`loss`"),
+        (dict(dataset="cifar"), "`dataset`"),
+        (dict(batch_size=1), "`batch_size`"),
+        (dict(epochs=0), "`epochs`"),
+        (dict(lr=0.0), "`lr`"),
+        (dict(lr_decay=1.5), "`lr_decay`"),
+        (dict(ema_decay=1.0), "`ema_decay`"),
+        (dict(betas=(0.5, 1.0)), "`beta"),
+        (dict(batch_size=64, train_examples=10), "`train_examples`"),
     ],
 )
 def test_config_rejects_bad_values_in_cli_terms(overrides, message):
@@ -208,7 +208,7 @@ def test_sample_runs_in_eval_mode_and_is_seeded(arch):
     assert not torch.equal(images, other)
     _, five_labels = sample(G, config, 4, labels=5)
     assert five_labels.tolist() == [5, 5, 5, 5]
-    with pytest.raises(ValueError, match=r"--label must be in 0\.\.9"):
+    with pytest.raises(ValueError, match=r"`label` must be in 0\.\.9"):
         sample(G, config, 2, labels=torch.tensor([0, 10]))
 
 
@@ -449,7 +449,7 @@ def test_time_limit_stops_with_a_checkpoint(tiny_data, tmp_path):
     assert summary["stopped"] == "time_limit" and summary["global_step"] == 1
     state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
     assert state["progress"]["global_step"] == 1
-    with pytest.raises(ValueError, match="--max-minutes"):
+    with pytest.raises(ValueError, match="`max_minutes`"):
         train(tiny_config(), tmp_path / "other", progress_bar=False, max_minutes=0)
 
 
@@ -481,7 +481,7 @@ def test_run_folder_guards(trained, tiny_data, tmp_path):
         train(tiny_config(), out, progress_bar=False)
     with pytest.raises(ValueError, match="arch: 'dcgan' -> 'mlp'"):
         train(tiny_config(arch="mlp", epochs=2), out, resume=True, progress_bar=False)
-    with pytest.raises(ValueError, match="--batch-size 250 is larger than the 200 training images"):
+    with pytest.raises(ValueError, match="`batch_size` 250 is larger than the 200 training images"):
         Trainer(tiny_config(batch_size=250, train_examples=None), tmp_path / "big", progress_bar=False)
 
 
@@ -518,7 +518,7 @@ def test_cli_sample(trained, tmp_path):
     assert np.bincount(data["labels"], minlength=10).tolist() == [3] * 10
     G, config = load_generator(out)
     assert np.array_equal(data["images"], sample(G, config, 30, seed=0)[0].numpy())  # EMA generator, seed 0
-    assert cli.main(["gan", "sample", str(out), "--n", "5", "--label", "7", "--raw", "--out", str(npz)]) == 0
+    assert cli.main(["gan", "sample", str(out), "--n", "5", "--label", "7", "--raw", "--out", str(npz), "--force"]) == 0
     assert np.load(npz)["labels"].tolist() == [7] * 5
     png = tmp_path / "s.png"
     assert cli.main(["gan", "sample", str(out), "--n", "20", "--out", str(png)]) == 0
@@ -551,7 +551,7 @@ def test_cli_refuses_a_label_for_the_plain_gan(tiny_data, tmp_path, capsys):
     assert cli.main(["gan", "sample", str(out), "--n", "10", "--out", str(npz)]) == 0
     assert "labels" not in np.load(npz).files
     capsys.readouterr()
-    assert cli.main(["gan", "sample", str(out), "--n", "10", "--label", "3", "--out", str(npz)]) == 2
+    assert cli.main(["gan", "sample", str(out), "--n", "10", "--label", "3", "--out", str(npz), "--force"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("a3lab: error:") and "unconditional" in err and len(err.strip().splitlines()) == 1
     assert cli.main(["gan", "train", "--unconditional", "--projection", "--out", str(tmp_path / "x")]) == 2

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_gan_metrics import BarClassifier
 
 from a3lab import cli
 from a3lab.data import load_images
@@ -19,6 +18,7 @@ from a3lab.gan import evaluate as gan_evaluate
 from a3lab.gan import reproduce as gan_reproduce
 from a3lab.gan.evaluate import EvalConfig
 from a3lab.gan.reproduce import Preset
+from test_gan_metrics import BarClassifier
 
 SMALL = EvalConfig(n=100, real_n=60, batch_size=32, kid_subsets=5, kid_subset_size=30)
 
@@ -78,7 +78,7 @@ def tiny_run(report, tiny_data: Path, tmp_path: Path):
 
 @pytest.mark.parametrize(
     ("kwargs", "flag"),
-    [({"n": 0}, "--n"), ({"k": 0}, "--k"), ({"real_n": 1}, "--real-n"), ({"kid_subset_size": 1}, "--kid-subset-size")],
+    [({"n": 0}, "`n`"), ({"k": 0}, "`k`"), ({"real_n": 1}, "`real_n`"), ({"kid_subset_size": 1}, "`kid_subset_size`")],
 )
 def test_eval_config_errors_name_the_flag(kwargs, flag):
     with pytest.raises(ValueError, match=flag):
@@ -88,16 +88,16 @@ def test_eval_config_errors_name_the_flag(kwargs, flag):
 def test_presets_are_the_documented_ones():
     assert set(gan_reproduce.PRESETS) == {"quick", "full"}
     assert gan_reproduce.PRESETS["full"].train_examples is None and gan_reproduce.PRESETS["full"].eval.n == 10_000
-    with pytest.raises(ValueError, match="--preset"):
+    with pytest.raises(ValueError, match="`preset`"):
         gan_reproduce.get_preset("huge")
-    with pytest.raises(ValueError, match="--arch"):
+    with pytest.raises(ValueError, match="`arch`"):
         Preset(name="x", arch="resnet", epochs=1, batch_size=64, train_examples=None, eval=SMALL)
-    with pytest.raises(ValueError, match="--max-minutes"):
+    with pytest.raises(ValueError, match="`max_minutes`"):
         Preset(name="x", arch="mlp", epochs=1, batch_size=64, train_examples=None, eval=SMALL, max_minutes=0)
     base = dict(name="x", arch="mlp", epochs=1, batch_size=64, train_examples=None, eval=SMALL)
-    with pytest.raises(ValueError, match="--arch"):
+    with pytest.raises(ValueError, match="`arch`"):
         Preset(**base, by_dataset={"mnist": {"arch": "resnet"}})
-    with pytest.raises(ValueError, match="--loss"):
+    with pytest.raises(ValueError, match="`loss`"):
         Preset(**base, by_dataset={"fashion-mnist": {"loss": "wasserstein"}})
     with pytest.raises(ValueError, match="unknown data sets in the preset: cifar10"):
         Preset(**base, by_dataset={"cifar10": {"arch": "mlp"}})
@@ -278,8 +278,9 @@ def test_cli_reproduce_overrides_the_preset_and_names_them(run_cli, monkeypatch:
     assert e.value.code == 2 and "--loss" in capsys.readouterr().err
     assert run_cli(["gan", "reproduce", "--runs", "mnist-gan, fashion-mnist-cgan"]) == 0
     assert seen["runs"] == ["mnist-gan", "fashion-mnist-cgan"]
-    assert run_cli(["gan", "reproduce", "--max-minutes", "0"]) == 2
-    assert "--max-minutes must be > 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        run_cli(["gan", "reproduce", "--max-minutes", "0"])
+    assert e.value.code == 2 and "--max-minutes: must be > 0" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------- reproduce and the report
@@ -323,7 +324,7 @@ def test_reproduce_runs_only_the_named_runs_and_a_later_call_reuses_them(tiny_da
     assert list(whole["runs"]) == ["mnist-gan", "mnist-cgan", "fashion-mnist-gan", "fashion-mnist-cgan"]
     assert (tmp_path / "out" / "fashion-mnist-cgan" / "checkpoint.pt").stat().st_mtime_ns == stamp  # not retrained
     assert whole["runs"]["fashion-mnist-cgan"]["fid"] == part["runs"]["fashion-mnist-cgan"]["fid"]
-    with pytest.raises(ValueError, match="--runs takes some of mnist-gan"):
+    with pytest.raises(ValueError, match="`runs` takes some of mnist-gan"):
         gan_reproduce.reproduce(TINY, tmp_path / "bad", runs=["cifar-gan"], **kwargs)
 
 

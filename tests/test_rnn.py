@@ -121,7 +121,7 @@ def test_short_learning_run_moves_w_h_towards_minus_one() -> None:
 
 
 def test_learn_config_validation() -> None:
-    with pytest.raises(ValueError, match="--max-length"):
+    with pytest.raises(ValueError, match="`max_length`"):
         LearnConfig(min_length=5, max_length=3)
 
 

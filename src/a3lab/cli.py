@@ -2,27 +2,25 @@
 
 Each area lives in `a3lab.commands.<area>` with a `register(subparsers)` function; heavy imports
 (torch, matplotlib) happen inside the command functions so `a3lab --help` stays fast.
-Errors the user caused print one line and exit with code 2.
+Errors the user caused (a3lab's own error types) print one line and exit with code 2; anything else is a bug
+in a3lab and prints its traceback and a line saying so (exit code 1).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
+import traceback
 from collections.abc import Sequence
 
 from a3lab import __version__
+from a3lab.commands import ArgumentParser
 
 # Areas in the order `a3lab --help` lists them.
 AREAS = ("data", "rnn", "classify", "attention", "gan", "report")
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse with one-line usage errors (`a3lab <area>: error: ...`, exit code 2)."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+BUG_LINE = "a3lab: this is a bug in a3lab, not in your input; please report it with the traceback above"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,18 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"a3lab {__version__}")
     sub = parser.add_subparsers(dest="area", metavar="<area>", required=True)
     for area in AREAS:
-        try:
-            module = importlib.import_module(f"a3lab.commands.{area}")
-        except ModuleNotFoundError as e:
-            if e.name != f"a3lab.commands.{area}":
-                raise
-            continue
-        module.register(sub)
+        importlib.import_module(f"a3lab.commands.{area}").register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (0 ok, 1 a failed experiment, 2 bad input, 130 interrupted)."""
+    """Run the CLI; returns the exit code (0 ok, 1 a failed experiment or a bug, 2 bad input, 130 interrupted)."""
     from a3lab.errors import A3labError
     from a3lab.utils import keep_freed_memory
 
@@ -53,13 +45,63 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code = args.func(args)
-    except (A3labError, ValueError, FileNotFoundError) as e:
-        print(f"a3lab: error: {e}", file=sys.stderr)
+    except A3labError as e:
+        print(f"a3lab: error: {flag_names(str(e), command_parser(parser, args))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("a3lab: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        print("a3lab: error: out of memory: ask for smaller sizes (batch, model width, sample count)", file=sys.stderr)
+        return 2
+    except Exception as e:  # a bug: show everything
+        if _out_of_memory(e):
+            print(f"a3lab: error: out of memory ({_first_line(e)}): ask for smaller sizes", file=sys.stderr)
+            return 2
+        traceback.print_exc()
+        print(BUG_LINE, file=sys.stderr)
+        return 1
     return int(code or 0)
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+
+
+def _out_of_memory(e: BaseException) -> bool:
+    """torch's allocation failures (CPU or CUDA) that are the size the user asked for, not a bug."""
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(e, getattr(torch, "OutOfMemoryError", ())):
+        return True
+    return isinstance(e, RuntimeError) and "can't allocate memory" in str(e)
+
+
+def command_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The parser of the action that ran (`a3lab gan train` -> its subparser)."""
+    current = parser
+    for name in ("area", "action"):
+        subs = [a for a in current._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs or getattr(args, name, None) is None:
+            break
+        current = subs[0].choices[getattr(args, name)]
+    return current
+
+
+_PARAM = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")
+
+
+def flag_names(message: str, parser: argparse.ArgumentParser) -> str:
+    """Replace each backticked parameter name with the command's flag for it (`batch_size` -> --batch-size)."""
+    flags: dict[str, str] = {}
+    for action in parser._actions:
+        longs = [s for s in action.option_strings if s.startswith("--")]
+        if longs:
+            flags.setdefault(action.dest, longs[0])
+            for s in longs:
+                flags[s[2:].replace("-", "_")] = s
+        elif action.dest not in ("help",) and not action.option_strings:
+            flags.setdefault(action.dest, str(action.metavar or action.dest).upper())
+    return _PARAM.sub(lambda m: flags.get(m.group(1), m.group(1)), message)
 
 
 if __name__ == "__main__":

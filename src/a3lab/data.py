@@ -3,7 +3,8 @@
 Legend: N examples, B batch, C classes (10).
 
 Where the files come from, in order: the `root` argument; the environment variable `A3LAB_DATA`;
-a per-user cache folder (`$XDG_CACHE_HOME/a3lab/data`, else `~/.cache/a3lab/data`), downloading there
+a per-user cache folder (`a3lab.utils.cache_dir("data")`: `$A3LAB_HOME/data`, else `$XDG_CACHE_HOME/a3lab/data`,
+else `~/.cache/a3lab/data`), downloading there
 with torchvision when online. Set `A3LAB_OFFLINE=1` to never try a download.
 """
 
@@ -18,9 +19,11 @@ from typing import Literal
 import numpy as np
 import torch
 
-from a3lab.errors import DataError
+from a3lab.errors import DataError, UserError
+from a3lab.utils import cache_dir
 
 DATASETS = ("mnist", "fashion-mnist")
+NUM_CLASSES = 10  # both data sets
 CLASS_NAMES = {
     "mnist": [str(i) for i in range(10)],
     "fashion-mnist": [
@@ -39,11 +42,6 @@ def raw_files(name: str, train: bool) -> dict[str, str]:
     return {"images": f"{folder}/{prefix}-images-idx3-ubyte", "labels": f"{folder}/{prefix}-labels-idx1-ubyte"}
 
 
-def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "a3lab" / "data"
-
-
 def find_root(name: str, root: str | os.PathLike | None = None) -> tuple[Path, str]:
     """Pick the data root and say why: ('argument' | 'A3LAB_DATA' | 'cache')."""
     if root is not None:
@@ -51,12 +49,12 @@ def find_root(name: str, root: str | os.PathLike | None = None) -> tuple[Path, s
     env = os.environ.get("A3LAB_DATA")
     if env:
         return Path(env), "A3LAB_DATA"
-    return default_cache_dir(), "cache"
+    return cache_dir("data"), "cache"
 
 
 def _check_name(name: str) -> str:
     if name not in DATASETS:
-        raise ValueError(f"--dataset must be one of {', '.join(DATASETS)}, got {name!r}")
+        raise UserError(f"`dataset` must be one of {', '.join(DATASETS)}, got {name!r}")
     return name
 
 
@@ -152,7 +150,14 @@ def _load(name: str, train: bool, root) -> tuple[torch.Tensor, torch.Tensor, Pat
         ds = _torchvision_class(name)(str(base), train=train, download=False)
     except Exception as e:
         raise DataError(f"{files['images'].parent}: torchvision could not read {name}: {e}") from None
-    return ds.data.contiguous(), ds.targets.long().contiguous(), files["images"].parent
+    labels = ds.targets.long().contiguous()
+    if len(labels) and not 0 <= int(labels.min()) <= int(labels.max()) < NUM_CLASSES:
+        bad = labels[(labels < 0) | (labels >= NUM_CLASSES)]
+        raise DataError(
+            f"{files['labels']}: {len(bad)} label values outside 0..{NUM_CLASSES - 1} (e.g. {int(bad[0])}); "
+            "the file is corrupt"
+        )
+    return ds.data.contiguous(), labels, files["images"].parent
 
 
 def _download(name: str, base: Path, train: bool, source: str) -> None:
@@ -198,7 +203,7 @@ class ImageBatches:
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
-            raise ValueError(f"--batch-size must be >= 1, got {self.batch_size}")
+            raise UserError(f"`batch_size` must be >= 1, got {self.batch_size}")
         if self.images.ndim != 3 or self.images.shape[0] != self.labels.shape[0]:
             raise ValueError(
                 f"images must be [N, H, W] with N labels, got {tuple(self.images.shape)} and {tuple(self.labels.shape)}"
@@ -260,7 +265,7 @@ def dataset_info(name: str, root: str | os.PathLike | None = None) -> dict:
         info["location"] = str(folder)
         info["splits"][split] = {
             "count": len(labels),
-            "per_class": torch.bincount(labels, minlength=10).tolist(),
+            "per_class": torch.bincount(labels, minlength=NUM_CLASSES).tolist(),
             "pixel_mean": round(x.mean().item(), 4),
             "pixel_std": round(x.std().item(), 4),
         }

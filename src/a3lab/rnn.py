@@ -15,11 +15,13 @@ In general h_T = sum_t (-1)^(T-t) x_t + (-1)^T h_0.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from a3lab.errors import TrainingDiverged, UserError
 from a3lab.utils import progress, save_figure
 
 
@@ -86,6 +88,11 @@ class AlternatingRNNConfig:
     gain: float = 500.0
     """output gain g in y = sigmoid(g h)"""
 
+    def __post_init__(self) -> None:
+        for name in ("w_x", "w_h", "b", "gain"):
+            if not math.isfinite(getattr(self, name)):
+                raise UserError(f"`{name}` must be a finite number, got {getattr(self, name)}")
+
 
 class AlternatingRNN(nn.Module):
     """One-unit linear RNN: h_t = w_x x_t + w_h h_(t-1) + b (identity activation), y_t = sigmoid(g h_t).
@@ -147,15 +154,17 @@ class LearnConfig:
 
     def __post_init__(self) -> None:
         if self.steps < 1:
-            raise ValueError(f"--steps must be >= 1, got {self.steps}")
+            raise UserError(f"`steps` must be >= 1, got {self.steps}")
         if self.batch_size < 1:
-            raise ValueError(f"--batch-size must be >= 1, got {self.batch_size}")
+            raise UserError(f"`batch_size` must be >= 1, got {self.batch_size}")
         if not 1 <= self.min_length <= self.max_length:
-            raise ValueError(f"need 1 <= --min-length <= --max-length, got {self.min_length}, {self.max_length}")
+            raise UserError(f"need 1 <= `min_length` <= `max_length`, got {self.min_length}, {self.max_length}")
         if self.max_value < 1:
-            raise ValueError(f"--max-value must be >= 1, got {self.max_value}")
+            raise UserError(f"`max_value` must be >= 1, got {self.max_value}")
         if any(n < 1 for n in self.eval_lengths):
-            raise ValueError(f"--eval-lengths must all be >= 1, got {self.eval_lengths}")
+            raise UserError(f"`eval_lengths` must all be >= 1, got {self.eval_lengths}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise UserError(f"`lr` must be a finite number > 0, got {self.lr}")
 
 
 def rule_batch(
@@ -212,6 +221,8 @@ def learn(config: LearnConfig, progress_bar: bool = True) -> dict:
         if step % 100 == 0 or step == config.steps - 1:
             history.append({"step": step, "loss": loss.item(), "w_h": model.w_h.item()})
     seconds = time.perf_counter() - t0
+    if not all(math.isfinite(p.item()) for p in (model.w_x, model.w_h, model.b)):
+        raise TrainingDiverged(f"the weights became NaN or infinite with `lr` {config.lr}: lower it")
     eval_gen = torch.Generator().manual_seed(config.seed + 1)
     acc = {}
     for n in config.eval_lengths:

@@ -43,6 +43,7 @@ from a3lab.attention import (
     linformer_attention,
     sliding_window_attention,
 )
+from a3lab.errors import UserError
 from a3lab.utils import progress, save_figure
 
 METHODS = ("full", "sliding-blocked", "sliding-matmul", "sliding-flex", "linformer", "hf-longformer")
@@ -88,27 +89,27 @@ class BenchConfig:
         self.sizes = tuple(sorted(set(self.sizes)))
         self.methods = tuple(self.methods)
         if not self.sizes or min(self.sizes) < 1:
-            raise ValueError(f"--sizes must be positive integers, got {self.sizes}")
+            raise UserError(f"`sizes` must be positive integers, got {self.sizes}")
         unknown = [m for m in self.methods if m not in METHODS]
         if unknown:
-            raise ValueError(f"--methods: unknown {', '.join(unknown)} (choose from {', '.join(METHODS)})")
+            raise UserError(f"`methods`: unknown {', '.join(unknown)} (choose from {', '.join(METHODS)})")
         for name in ("batch", "heads", "head_dim", "window", "linformer_k", "repeats", "matmul_size", "hf_check_n"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be an integer >= 1, got {value!r}")
+                raise UserError(f"`{name}` must be an integer >= 1, got {value!r}")
         if self.clock not in ("cpu", "wall"):
-            raise ValueError(f"--clock must be cpu or wall, got {self.clock!r}")
+            raise UserError(f"`clock` must be cpu or wall, got {self.clock!r}")
         if self.threads < 0:
-            raise ValueError(f"--threads must be >= 0, got {self.threads}")
+            raise UserError(f"`threads` must be >= 0, got {self.threads}")
         if self.max_call_s <= 0:
-            raise ValueError(f"--max-call-s must be > 0, got {self.max_call_s}")
+            raise UserError(f"`max_call_s` must be > 0, got {self.max_call_s}")
         if "linformer" in self.methods and self.linformer_k > max(self.sizes):
-            raise ValueError(
-                f"--linformer-k must be <= the largest of --sizes ({max(self.sizes)}), got {self.linformer_k}"
+            raise UserError(
+                f"`linformer_k` must be <= the largest of `sizes` ({max(self.sizes)}), got {self.linformer_k}"
             )
         if "hf-longformer" in self.methods and any(n % (2 * self.window) for n in self.sizes):
-            raise ValueError(
-                f"hf-longformer needs every --sizes value to be a multiple of 2 * --window = {2 * self.window}"
+            raise UserError(
+                f"hf-longformer needs every `sizes` value to be a multiple of 2 * `window` = {2 * self.window}"
             )
 
 
@@ -126,7 +127,7 @@ PRESETS = {
 def preset_config(preset: str, **overrides) -> BenchConfig:
     """The configuration of a named preset ("quick" or "full"), with fields overridden."""
     if preset not in PRESETS:
-        raise ValueError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+        raise UserError(f"`preset` must be one of {', '.join(PRESETS)}, got {preset!r}")
     return replace(PRESETS[preset], **overrides)
 
 

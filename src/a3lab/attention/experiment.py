@@ -7,6 +7,7 @@ from pathlib import Path
 
 from a3lab.attention.linformer_error import LinformerErrorConfig, linformer_error
 from a3lab.attention.tasks import PIXEL_KINDS, TASK_DATASET, TrainConfig, sample_tokens, train_model
+from a3lab.errors import UserError
 from a3lab.utils import (
     progress,
     save_figure,
@@ -197,7 +198,7 @@ def report_experiment(preset: str, out_dir: Path, device: str = "cpu", seed: int
         full-attention MNIST model on test images, with mean-pooling projections.
     """
     if preset not in PRESETS:
-        raise ValueError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+        raise UserError(f"`preset` must be one of {', '.join(PRESETS)}, got {preset!r}")
     p = PRESETS[preset]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from a3lab.attention.functional import linformer_attention
 from a3lab.attention.tasks import SequenceClassifier
+from a3lab.errors import UserError
 
 Projection = Literal["pool", "gaussian"]
 PROJECTIONS: tuple[str, ...] = ("pool", "gaussian")
@@ -32,14 +33,14 @@ def projection_matrix(projection: Projection, k: int, n: int, generator: torch.G
     Shapes: -> `[K, N]`.
     """
     if not 1 <= k <= n:
-        raise ValueError(f"--k must be between 1 and the sequence length {n}, got {k}")
+        raise UserError(f"`k` must be between 1 and the sequence length {n}, got {k}")
     if projection == "pool":
         segment = torch.arange(n) * k // n  # (N,): segment of each position, 0..K-1
         P = F.one_hot(segment, k).T.float()  # (K, N)
         return P / P.sum(dim=1, keepdim=True)
     if projection == "gaussian":
         return torch.randn(k, n, generator=generator) / math.sqrt(n)
-    raise ValueError(f"--projection must be one of {', '.join(PROJECTIONS)}, got {projection!r}")
+    raise UserError(f"`projection` must be one of {', '.join(PROJECTIONS)}, got {projection!r}")
 
 
 def relative_error(approx: torch.Tensor, exact: torch.Tensor) -> float:
@@ -86,7 +87,7 @@ def capture_qkv(model: SequenceClassifier, tokens: torch.Tensor, layer: int = 0)
     Shapes: tokens `[B, N]` -> q, k, v `[B, H, N(+1), D]`.
     """
     if not 0 <= layer < len(model.blocks):
-        raise ValueError(f"--layer must be in 0..{len(model.blocks) - 1}, got {layer}")
+        raise UserError(f"`layer` must be in 0..{len(model.blocks) - 1}, got {layer}")
     captured: dict[str, torch.Tensor] = {}
     attn = model.blocks[layer].attn
     handle = attn.register_forward_pre_hook(lambda module, args: captured.setdefault("x", args[0]))
@@ -127,16 +128,16 @@ class LinformerErrorConfig:
     def __post_init__(self) -> None:
         self.ks = tuple(int(k) for k in self.ks)
         if not self.ks:
-            raise ValueError("--k needs at least one value")
+            raise UserError("`k` needs at least one value")
         for name in ("seq_len", "heads", "head_dim", "examples"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be an integer >= 1, got {value!r}")
+                raise UserError(f"`{name}` must be an integer >= 1, got {value!r}")
         bad = [k for k in self.ks if not 1 <= k <= self.seq_len]
         if bad:
-            raise ValueError(f"--k values must be between 1 and the sequence length {self.seq_len}, got {bad}")
+            raise UserError(f"`k` values must be between 1 and the sequence length {self.seq_len}, got {bad}")
         if self.projection not in PROJECTIONS:
-            raise ValueError(f"--projection must be one of {', '.join(PROJECTIONS)}, got {self.projection!r}")
+            raise UserError(f"`projection` must be one of {', '.join(PROJECTIONS)}, got {self.projection!r}")
 
 
 def linformer_error(
@@ -162,7 +163,7 @@ def linformer_error(
         q, k, v = capture_qkv(model, tokens[: config.examples])
         n = q.shape[2]
         if max(config.ks) > n:
-            raise ValueError(f"--k values must be <= the model's sequence length {n}, got {max(config.ks)}")
+            raise UserError(f"`k` values must be <= the model's sequence length {n}, got {max(config.ks)}")
         trained_err = linformer_error_curve(q, k, v, list(config.ks), config.projection, seed=config.seed)
     return {
         "k": list(config.ks),

@@ -27,6 +27,7 @@ from a3lab.attention.functional import (
     linformer_attention,
     sliding_window_attention,
 )
+from a3lab.errors import UserError
 
 # ----------------------------------------------------------------------------------------------------------------
 # modules
@@ -67,26 +68,26 @@ class AttentionConfig:
         for name in ("dim", "heads", "window", "dilation"):
             _check_positive(name, getattr(self, name))
         if self.dim % self.heads:
-            raise ValueError(f"--dim ({self.dim}) must be divisible by --heads ({self.heads})")
+            raise UserError(f"`dim` ({self.dim}) must be divisible by `heads` ({self.heads})")
         if self.kind not in KINDS:
-            raise ValueError(f"--kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+            raise UserError(f"`kind` must be one of {', '.join(KINDS)}, got {self.kind!r}")
         if self.sharing not in SHARINGS:
-            raise ValueError(f"--sharing must be one of {', '.join(SHARINGS)}, got {self.sharing!r}")
+            raise UserError(f"`sharing` must be one of {', '.join(SHARINGS)}, got {self.sharing!r}")
         if self.backend not in BACKENDS:
-            raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+            raise UserError(f"`backend` must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if isinstance(self.global_tokens, bool) or not isinstance(self.global_tokens, int) or self.global_tokens < 0:
-            raise ValueError(f"--global-tokens must be an integer >= 0, got {self.global_tokens!r}")
+            raise UserError(f"`global_tokens` must be an integer >= 0, got {self.global_tokens!r}")
         if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"--dropout must be in [0, 1), got {self.dropout}")
+            raise UserError(f"`dropout` must be in [0, 1), got {self.dropout}")
         if self.kind == "linformer":
             if self.causal:
-                raise ValueError("causal Linformer is not defined: use --kind full or sliding with --causal")
+                raise UserError("causal Linformer is not defined: use `kind` full or sliding with `causal`")
             if self.seq_len is None or self.k is None:
-                raise ValueError("--kind linformer needs --seq-len and --k")
+                raise UserError("`kind` linformer needs `seq_len` and `k`")
             _check_positive("seq_len", self.seq_len)
             _check_positive("k", self.k)
             if self.k > self.seq_len:
-                raise ValueError(f"--k must be <= --seq-len ({self.seq_len}), got {self.k}")
+                raise UserError(f"`k` must be <= `seq_len` ({self.seq_len}), got {self.k}")
 
 
 class MultiHeadSelfAttention(nn.Module):
@@ -170,7 +171,7 @@ class MultiHeadSelfAttention(nn.Module):
         else:
             assert cfg.seq_len is not None
             if cfg.seq_len < N:
-                raise ValueError(f"linformer was built for --seq-len {cfg.seq_len}, got a sequence of {N} tokens")
+                raise UserError(f"linformer was built for `seq_len` {cfg.seq_len}, got a sequence of {N} tokens")
             E = self.E[..., :N]
             F_ = self.F[..., :N] if hasattr(self, "F") else E
             out = linformer_attention(q, k, v, E, F_, key_padding_mask, dropout_p=p)
@@ -233,7 +234,7 @@ class TransformerEncoder(nn.Module):
         super().__init__()
         _check_positive("depth", depth)
         if not mlp_ratio > 0:
-            raise ValueError(f"--mlp-ratio must be > 0, got {mlp_ratio}")
+            raise UserError(f"`mlp_ratio` must be > 0, got {mlp_ratio}")
         shared = None
         if kind == "linformer" and attention.get("sharing") == "layerwise":
             probe = AttentionConfig(dim, heads, kind, **attention)  # validates before the shared E is made

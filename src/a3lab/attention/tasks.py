@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from a3lab.attention.modules import EncoderBlock
-from a3lab.errors import TrainingDiverged
+from a3lab.errors import TrainingDiverged, UserError
 from a3lab.utils import (
     atomic_torch_save,
     load_checkpoint,
@@ -105,9 +105,9 @@ def long_range_batch(
     Shapes: -> tokens int64 `[B, length]`, labels int64 `[B]`.
     """
     if span < 1 or 2 * span > length:
-        raise ValueError(f"--span must be between 1 and --length / 2, got {span} for length {length}")
+        raise UserError(f"`span` must be between 1 and `length` / 2, got {span} for length {length}")
     if num_signals < 2:
-        raise ValueError(f"--num-signals must be >= 2, got {num_signals}")
+        raise UserError(f"`num_signals` must be >= 2, got {num_signals}")
     tokens = torch.randint(0, num_noise, (batch_size, length), generator=generator)
     labels = torch.randint(0, 2, (batch_size,), generator=generator)
     first = torch.randint(0, num_signals, (batch_size,), generator=generator)
@@ -180,38 +180,36 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         if not self.position_std >= 0:
-            raise ValueError(f"--position-std must be >= 0, got {self.position_std}")
+            raise UserError(f"`position_std` must be >= 0, got {self.position_std}")
         if self.readout is None:
             self.readout = "cls" if self.kind == "sliding_global" else "mean"
         if self.readout not in READOUTS:
-            raise ValueError(f"--readout must be one of {', '.join(READOUTS)}, got {self.readout!r}")
+            raise UserError(f"`readout` must be one of {', '.join(READOUTS)}, got {self.readout!r}")
         if self.kind == "sliding_global" and self.readout != "cls":
-            raise ValueError("--kind sliding-global reads out its global CLS token: use --readout cls")
+            raise UserError("`kind` sliding-global reads out its global CLS token: use `readout` cls")
         if self.kind not in KINDS:
-            raise ValueError(
-                f"--kind must be one of {', '.join(k.replace('_', '-') for k in KINDS)}, got {self.kind!r}"
-            )
+            raise UserError(f"`kind` must be one of {', '.join(k.replace('_', '-') for k in KINDS)}, got {self.kind!r}")
         for name in ("seq_len", "vocab_size", "num_classes", "dim", "depth", "heads", "window", "dilation", "k"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be an integer >= 1, got {value!r}")
+                raise UserError(f"`{name}` must be an integer >= 1, got {value!r}")
         if self.num_classes < 2:
-            raise ValueError(f"--num-classes must be >= 2, got {self.num_classes}")
+            raise UserError(f"`num_classes` must be >= 2, got {self.num_classes}")
         if self.dim % self.heads:
-            raise ValueError(f"--dim ({self.dim}) must be divisible by --heads ({self.heads})")
+            raise UserError(f"`dim` ({self.dim}) must be divisible by `heads` ({self.heads})")
         if self.kind == "linformer" and self.k > self.tokens:
-            raise ValueError(f"--k must be <= the sequence length {self.tokens}, got {self.k}")
+            raise UserError(f"`k` must be <= the sequence length {self.tokens}, got {self.k}")
         if self.kind == "sliding_dilated" and (self.dilation < 2 or self.depth < 2):
-            raise ValueError(
-                "--kind sliding-dilated needs --dilation >= 2 and --depth >= 2 (layer 0 is undilated), "
+            raise UserError(
+                "`kind` sliding-dilated needs `dilation` >= 2 and `depth` >= 2 (layer 0 is undilated), "
                 f"got {self.dilation} and {self.depth}"
             )
         if not self.mlp_ratio > 0:
-            raise ValueError(f"--mlp-ratio must be > 0, got {self.mlp_ratio}")
+            raise UserError(f"`mlp_ratio` must be > 0, got {self.mlp_ratio}")
         if self.image_shape is not None:
             self.image_shape = tuple(self.image_shape)
             if len(self.image_shape) != 2 or self.image_shape[0] * self.image_shape[1] != self.seq_len:
-                raise ValueError(f"image_shape {self.image_shape} does not hold --seq-len {self.seq_len} tokens")
+                raise UserError(f"image_shape {self.image_shape} does not hold `seq_len` {self.seq_len} tokens")
 
     @property
     def uses_cls(self) -> bool:
@@ -339,23 +337,23 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
-            raise ValueError(f"--task must be one of {', '.join(TASKS)}, got {self.task!r}")
+            raise UserError(f"`task` must be one of {', '.join(TASKS)}, got {self.task!r}")
         for name in ("steps", "batch_size", "test_examples", "eval_batch_size", "num_signals", "num_noise"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be an integer >= 1, got {value!r}")
+                raise UserError(f"`{name}` must be an integer >= 1, got {value!r}")
         if self.train_examples is not None and self.train_examples < 1:
-            raise ValueError(f"--train-examples must be >= 1, got {self.train_examples}")
+            raise UserError(f"`train_examples` must be >= 1, got {self.train_examples}")
         if not self.lr > 0:
-            raise ValueError(f"--lr must be > 0, got {self.lr}")
+            raise UserError(f"`lr` must be > 0, got {self.lr}")
         if self.weight_decay < 0:
-            raise ValueError(f"--weight-decay must be >= 0, got {self.weight_decay}")
+            raise UserError(f"`weight_decay` must be >= 0, got {self.weight_decay}")
         if self.num_signals < 2:
-            raise ValueError(f"--num-signals must be >= 2, got {self.num_signals}")
+            raise UserError(f"`num_signals` must be >= 2, got {self.num_signals}")
         if self.seed < 0:
-            raise ValueError(f"--seed must be >= 0, got {self.seed}")
+            raise UserError(f"`seed` must be >= 0, got {self.seed}")
         if self.task == "long-range" and not 1 <= self.span <= self.length // 2:
-            raise ValueError(f"--span must be between 1 and --length / 2, got {self.span} for length {self.length}")
+            raise UserError(f"`span` must be between 1 and `length` / 2, got {self.span} for length {self.length}")
         self.model_config()  # validates kind, width, window, k against the sequence length
 
     def model_config(self) -> ModelConfig:
@@ -404,6 +402,8 @@ class _TaskData:
         dataset = TASK_DATASET[c.task]
         images, labels = load_images(dataset, train=True, root=root)
         subset_gen = torch.Generator().manual_seed(c.seed)
+        if c.train_examples is not None and c.train_examples > len(images):
+            raise UserError(f"`train_examples` must be <= {len(images)} (the training split), got {c.train_examples}")
         if c.train_examples is not None and c.train_examples < len(images):
             keep = torch.randperm(len(images), generator=subset_gen)[: c.train_examples]
             images, labels = images[keep], labels[keep]
@@ -412,8 +412,10 @@ class _TaskData:
             images, labels, batch_size=c.batch_size, shuffle=True, drop_last=True, seed=c.seed, device=device
         )
         if len(self.batches) == 0:
-            raise ValueError(f"--train-examples ({len(images)}) must be >= --batch-size ({c.batch_size})")
+            raise UserError(f"`train_examples` ({len(images)}) must be >= `batch_size` ({c.batch_size})")
         test_images, test_labels = load_images(dataset, train=False, root=root)
+        if c.test_examples > len(test_images):
+            raise UserError(f"`test_examples` must be <= {len(test_images)} (the test split), got {c.test_examples}")
         keep = torch.randperm(len(test_images), generator=subset_gen)[: c.test_examples]
         self.test = (pixel_tokens(test_images[keep]).to(device), test_labels[keep].to(device))
         self._iter = iter(())

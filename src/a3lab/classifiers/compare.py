@@ -14,6 +14,7 @@ import torch
 from a3lab.classifiers.models import MODEL_KINDS
 from a3lab.classifiers.training import TrainConfig, domain_cnn_path, save_run, train_classifier
 from a3lab.data import DATASETS, load_images
+from a3lab.errors import UserError
 from a3lab.utils import progress, resolve_device, save_figure, write_json
 
 # ----------------------------------------------------------------------------- comparisons and the report
@@ -180,7 +181,7 @@ def report_experiment(
         for datasets mnist, fashion-mnist and models cnn, gru, lstm, mlp.
     """
     if preset not in PRESETS:
-        raise ValueError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+        raise UserError(f"`preset` must be one of {', '.join(PRESETS)}, got {preset!r}")
     spec = PRESETS[preset]
     out_dir = Path(out_dir)
     device = resolve_device(device) if isinstance(device, str) else device

@@ -12,13 +12,12 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from a3lab.data import DATASETS, PIXEL_STATS
-from a3lab.errors import CheckpointError
+from a3lab.data import DATASETS, NUM_CLASSES, PIXEL_STATS
+from a3lab.errors import CheckpointError, UserError
 
 ModelKind = Literal["cnn", "gru", "lstm", "mlp"]
 
 MODEL_KINDS: tuple[str, ...] = ("cnn", "gru", "lstm", "mlp")
-NUM_CLASSES = 10
 IMAGE_SIZE = 28
 
 
@@ -45,11 +44,11 @@ class CNNConfig:
     def __post_init__(self) -> None:
         self.channels = tuple(int(c) for c in self.channels)
         if not 1 <= len(self.channels) <= 4 or min(self.channels) < 1:
-            raise ValueError(
-                f"--channels needs 1 to 4 positive values (28 px halve 4 times at most), got {self.channels}"
+            raise UserError(
+                f"`channels` needs 1 to 4 positive values (28 px halve 4 times at most), got {self.channels}"
             )
         if self.kernel_size < 1 or self.kernel_size % 2 == 0:
-            raise ValueError(f"--kernel-size must be odd and >= 1, got {self.kernel_size}")
+            raise UserError(f"`kernel_size` must be odd and >= 1, got {self.kernel_size}")
         _check_common(self.hidden_size, self.dropout, self.std)
 
 
@@ -70,9 +69,9 @@ class RowRNNConfig:
 
     def __post_init__(self) -> None:
         if self.cell not in ("gru", "lstm"):
-            raise ValueError(f"--model must be gru or lstm for a row RNN, got {self.cell!r}")
+            raise UserError(f"`model` must be gru or lstm for a row RNN, got {self.cell!r}")
         if self.num_layers < 1:
-            raise ValueError(f"--num-layers must be >= 1, got {self.num_layers}")
+            raise UserError(f"`num_layers` must be >= 1, got {self.num_layers}")
         _check_common(self.hidden_size, 0.0, self.std)
 
 
@@ -92,15 +91,15 @@ class MLPConfig:
     def __post_init__(self) -> None:
         self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
         if not self.hidden_sizes:
-            raise ValueError("--hidden-sizes needs at least one layer")
+            raise UserError("`hidden_sizes` needs at least one layer")
         _check_common(min(self.hidden_sizes), self.dropout, self.std)
 
 
 def _check_common(hidden: int, dropout: float, std: float) -> None:
     if hidden < 1:
-        raise ValueError(f"--hidden-size must be >= 1, got {hidden}")
+        raise UserError(f"`hidden_size` must be >= 1, got {hidden}")
     if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"--dropout must be in [0, 1), got {dropout}")
+        raise UserError(f"`dropout` must be in [0, 1), got {dropout}")
     if not std > 0:
         raise ValueError(f"pixel std must be > 0, got {std}")
 
@@ -234,13 +233,13 @@ _CONFIG_CLASSES = {"cnn": CNNConfig, "gru": RowRNNConfig, "lstm": RowRNNConfig, 
 
 def _check_kind(kind: str) -> str:
     if kind not in MODEL_KINDS:
-        raise ValueError(f"--model must be one of {', '.join(MODEL_KINDS)}, got {kind!r}")
+        raise UserError(f"`model` must be one of {', '.join(MODEL_KINDS)}, got {kind!r}")
     return kind
 
 
 def _check_dataset(dataset: str) -> str:
     if dataset not in DATASETS:
-        raise ValueError(f"--dataset must be one of {', '.join(DATASETS)}, got {dataset!r}")
+        raise UserError(f"`dataset` must be one of {', '.join(DATASETS)}, got {dataset!r}")
     return dataset
 
 

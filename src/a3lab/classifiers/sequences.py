@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from a3lab.errors import TrainingDiverged
+from a3lab.errors import TrainingDiverged, UserError
 from a3lab.rnn import AlternatingRNN, rule_batch
 from a3lab.utils import progress, resolve_device, save_figure, seed_everything, write_json
 
@@ -59,7 +59,7 @@ def make_batch(
     if task == "parity":
         x = torch.randint(0, 2, (batch_size, length), generator=generator, dtype=torch.int64)
         return x.double(), (x.sum(-1) % 2).double()
-    raise ValueError(f"--tasks must be among {', '.join(TASKS)}, got {task!r}")
+    raise UserError(f"`tasks` must be among {', '.join(TASKS)}, got {task!r}")
 
 
 def encode(task: str, x: torch.Tensor, max_value: int = 100) -> torch.Tensor:
@@ -214,32 +214,32 @@ class SequenceConfig:
         self.test_lengths = tuple(int(n) for n in self.test_lengths)
         for task in self.tasks:
             if task not in TASKS:
-                raise ValueError(f"--tasks must be among {', '.join(TASKS)}, got {task!r}")
+                raise UserError(f"`tasks` must be among {', '.join(TASKS)}, got {task!r}")
         for model in self.models:
             if model not in MODELS:
-                raise ValueError(f"--models must be among {', '.join(MODELS)}, got {model!r}")
+                raise UserError(f"`models` must be among {', '.join(MODELS)}, got {model!r}")
         if not 1 <= self.train_min_length <= self.train_max_length:
-            raise ValueError(
-                f"need 1 <= train min length <= --train-max-length, got {self.train_min_length}, "
+            raise UserError(
+                f"need 1 <= train min length <= `train_max_length`, got {self.train_min_length}, "
                 f"{self.train_max_length}"
             )
         if not self.test_lengths or min(self.test_lengths) < 1:
-            raise ValueError(f"--lengths must be one or more integers >= 1, got {self.test_lengths}")
+            raise UserError(f"`lengths` must be one or more integers >= 1, got {self.test_lengths}")
         for name in ("steps", "batch_size", "hidden_size", "cnn_channels", "cnn_layers", "mlp_hidden_size"):
             if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+                raise UserError(f"`{name}` must be >= 1, got {getattr(self, name)}")
         if self.cnn_kernel_size < 1 or self.cnn_kernel_size % 2 == 0:
-            raise ValueError(f"--cnn-kernel-size must be odd and >= 1, got {self.cnn_kernel_size}")
+            raise UserError(f"`cnn_kernel_size` must be odd and >= 1, got {self.cnn_kernel_size}")
         if not 0.0 <= self.curriculum <= 1.0:
-            raise ValueError(f"--curriculum must be in [0, 1], got {self.curriculum}")
+            raise UserError(f"`curriculum` must be in [0, 1], got {self.curriculum}")
         if not self.lr > 0:
-            raise ValueError(f"--lr must be > 0, got {self.lr}")
+            raise UserError(f"`lr` must be > 0, got {self.lr}")
         if self.max_value < 1:
-            raise ValueError(f"--max-value must be >= 1, got {self.max_value}")
+            raise UserError(f"`max_value` must be >= 1, got {self.max_value}")
         if self.eval_size < 1:
-            raise ValueError(f"--eval-size must be >= 1, got {self.eval_size}")
+            raise UserError(f"`eval_size` must be >= 1, got {self.eval_size}")
         if self.seed < 0:
-            raise ValueError(f"--seed must be >= 0, got {self.seed}")
+            raise UserError(f"`seed` must be >= 0, got {self.seed}")
 
 
 def build_model(kind: str, task: str, config: SequenceConfig) -> nn.Module:
@@ -252,7 +252,7 @@ def build_model(kind: str, task: str, config: SequenceConfig) -> nn.Module:
         return SequenceMLP(config.train_max_length, config.mlp_hidden_size)
     if kind == "hand_wired":
         return HandWired(task)
-    raise ValueError(f"--models must be among {', '.join(MODELS)}, got {kind!r}")
+    raise UserError(f"`models` must be among {', '.join(MODELS)}, got {kind!r}")
 
 
 def train_model(
@@ -464,7 +464,7 @@ def report_experiment(
         hand_wired.
     """
     if preset not in PRESETS:
-        raise ValueError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+        raise UserError(f"`preset` must be one of {', '.join(PRESETS)}, got {preset!r}")
     config = SequenceConfig(seed=seed, **PRESETS[preset])
     result = run_sequences(config, device)
     out_dir = Path(out_dir)

@@ -28,8 +28,16 @@ from a3lab.classifiers.models import (
     make_config,
 )
 from a3lab.data import ImageBatches, load_images
-from a3lab.errors import CheckpointError, TrainingDiverged
-from a3lab.utils import _atomic_write, atomic_torch_save, load_checkpoint, progress, resolve_device, write_json
+from a3lab.errors import CheckpointError, TrainingDiverged, UserError
+from a3lab.utils import (
+    atomic_torch_save,
+    atomic_write_bytes,
+    cache_dir,
+    load_checkpoint,
+    progress,
+    resolve_device,
+    write_json,
+)
 
 # ----------------------------------------------------------------------------- measuring
 
@@ -130,23 +138,23 @@ class TrainConfig:
         _check_dataset(self.dataset)
         _check_kind(self.model)
         if self.epochs < 1:
-            raise ValueError(f"--epochs must be >= 1, got {self.epochs}")
+            raise UserError(f"`epochs` must be >= 1, got {self.epochs}")
         if self.batch_size is None:
             self.batch_size = DEFAULT_BATCH_SIZE[self.model]
         if self.batch_size < 1:
-            raise ValueError(f"--batch-size must be >= 1, got {self.batch_size}")
+            raise UserError(f"`batch_size` must be >= 1, got {self.batch_size}")
         if self.lr is None:
             self.lr = DEFAULT_LR[self.model]
         if not self.lr > 0:
-            raise ValueError(f"--lr must be > 0, got {self.lr}")
+            raise UserError(f"`lr` must be > 0, got {self.lr}")
         if self.weight_decay < 0:
-            raise ValueError(f"--weight-decay must be >= 0, got {self.weight_decay}")
+            raise UserError(f"`weight_decay` must be >= 0, got {self.weight_decay}")
         if self.grad_clip < 0:
-            raise ValueError(f"--grad-clip must be >= 0, got {self.grad_clip}")
+            raise UserError(f"`grad_clip` must be >= 0, got {self.grad_clip}")
         if self.train_examples is not None and self.train_examples < 1:
-            raise ValueError(f"--train-examples must be >= 1, got {self.train_examples}")
+            raise UserError(f"`train_examples` must be >= 1, got {self.train_examples}")
         if self.seed < 0:
-            raise ValueError(f"--seed must be >= 0, got {self.seed}")
+            raise UserError(f"`seed` must be >= 0, got {self.seed}")
         make_config(self.model, self.dataset, **self.model_overrides)  # validates the overrides now
 
 
@@ -154,7 +162,7 @@ def _subset(images: torch.Tensor, labels: torch.Tensor, n: int | None, seed: int
     if n is None or n == len(labels):
         return images, labels
     if n > len(labels):
-        raise ValueError(f"--train-examples must be <= {len(labels)} (the training split), got {n}")
+        raise UserError(f"`train_examples` must be <= {len(labels)} (the training split), got {n}")
     idx = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))[:n]
     return images[idx], labels[idx]
 
@@ -286,10 +294,10 @@ def save_classifier(model: Classifier, path: str | os.PathLike) -> Path:
     config = asdict(model.config)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     if path.suffix == ".safetensors":
-        from safetensors.torch import save_file
+        from safetensors.torch import save
 
         metadata = {"a3lab_kind": kind, "a3lab_config": json.dumps(config)}
-        return _atomic_write(path, lambda p: save_file(state, str(p), metadata=metadata))
+        return atomic_write_bytes(save(state, metadata=metadata), path)
     return atomic_torch_save({"kind": kind, "config": config, "state_dict": state}, path)
 
 
@@ -342,10 +350,7 @@ def save_run(model: Classifier, results: dict[str, Any], stem: str | os.PathLike
 
 def classifier_cache_dir() -> Path:
     """`$A3LAB_HOME/classifiers` when A3LAB_HOME is set, else `~/.cache/a3lab/classifiers`."""
-    home = os.environ.get("A3LAB_HOME")
-    if home:
-        return Path(home) / "classifiers"
-    return Path.home() / ".cache" / "a3lab" / "classifiers"
+    return cache_dir("classifiers")
 
 
 def domain_cnn_path(dataset: str, cache_dir: str | os.PathLike | None = None) -> Path:

@@ -3,24 +3,156 @@
 from __future__ import annotations
 
 import argparse
+import math
+import os
+import re
+from collections.abc import Callable
+
+# Largest values the numeric flags take: beyond them a run cannot fit in memory or time on any machine
+# this package targets, and an oversized value must fail with the flag's name, not with an allocation error.
+MAX_SEED = 2**63 - 1
+MAX_THREADS_PER_CPU = 4
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (`a3lab <area>: error: ...`, exit code 2) and help defaults that are
+    read from the configuration dataclasses (see `config_default`)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+_CONFIG_DEFAULT = re.compile(r"\{default:([\w.]+):(\w+)\.(\w+)(?:\[(\d+)\])?\}")
+
+
+def config_default(target: str) -> str:
+    """A help-text placeholder for a dataclass field's default, e.g. `config_default("a3lab.rnn:LearnConfig.lr")`.
+
+    It is resolved only when help is printed, so building the parser imports no torch.
+    """
+    if not _CONFIG_DEFAULT.fullmatch(f"{{default:{target}}}"):
+        raise ValueError(f"expected 'module:Class.field[index]', got {target!r}")
+    return f"{{default:{target}}}"
+
+
+def _resolve_default(match: re.Match) -> str:
+    import dataclasses
+    import importlib
+
+    module, cls, field_name, index = match.groups()
+    field = next(f for f in dataclasses.fields(getattr(importlib.import_module(module), cls)) if f.name == field_name)
+    value = field.default if field.default is not dataclasses.MISSING else field.default_factory()
+    if index is not None:
+        value = value[int(index)]
+    if isinstance(value, (tuple, list)):
+        return ",".join(str(v) for v in value)
+    return "all" if value is None else str(value)
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    def _expand_help(self, action: argparse.Action) -> str:
+        return _CONFIG_DEFAULT.sub(_resolve_default, super()._expand_help(action))
 
 
 def add_common(parser: argparse.ArgumentParser, *, seed: bool = True, device: bool = True) -> None:
     """The flags every training command shares."""
     if seed:
-        parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+        parser.add_argument("--seed", type=seed_value, default=0, help="random seed (default: 0)")
     if device:
         parser.add_argument(
             "--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to run (default: auto)"
         )
 
 
-def positive_int(text: str) -> int:
-    """argparse type for integers >= 1."""
+def _integer(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+
+
+def int_range(low: int, high: int) -> Callable[[str], int]:
+    """argparse type for integers in [low, high]."""
+
+    def parse(text: str) -> int:
+        value = _integer(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be in {low} .. {high:,}, got {value:,}")
+        return value
+
+    parse.__name__ = f"integer in {low}..{high}"
+    return parse
+
+
+def positive_int(text: str) -> int:
+    """argparse type for integers >= 1 (and at most 2**31 - 1)."""
+    return int_range(1, 2**31 - 1)(text)
+
+
+def seed_value(text: str) -> int:
+    """argparse type for a random seed: 0 .. 2**63 - 1."""
+    return int_range(0, MAX_SEED)(text)
+
+
+def max_threads() -> int:
+    return MAX_THREADS_PER_CPU * (os.cpu_count() or 1)
+
+
+def thread_count(text: str) -> int:
+    """argparse type for `--threads`: 1 .. 4 x the CPU count (torch crashes on absurd thread counts)."""
+    return int_range(1, max_threads())(text)
+
+
+def float_range(low: float, high: float = math.inf, *, low_open: bool = False, high_open: bool = False):
+    """argparse type for a finite float in [low, high] (open ends where asked); NaN and inf are refused."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+        if value < low or (low_open and value == low) or value > high or (high_open and value == high):
+            if high == math.inf:
+                raise argparse.ArgumentTypeError(f"must be {'>' if low_open else '>='} {low:g}, got {text}")
+            left, right = "(" if low_open else "[", ")" if high_open else "]"
+            raise argparse.ArgumentTypeError(f"must be in {left}{low:g}, {high:g}{right}, got {text}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+positive_float = float_range(0.0, low_open=True)
+"""argparse type for a finite float > 0."""
+
+
+def word_list(text: str) -> list[str]:
+    """argparse type for a comma-separated list of names; empty items and an empty list are refused."""
+    items = [s.strip() for s in text.split(",")]
+    if not text.strip() or any(not s for s in items):
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list of names without empty items, got {text!r}")
+    return items
+
+
+def check_output_file_arg(path, force: bool, param: str = "out"):
+    """`a3lab.utils.check_output_file` for a command's file flag (imported late: utils imports torch)."""
+    from a3lab.utils import check_output_file
+
+    return check_output_file(path, force=force, param=param)
+
+
+def refuse_existing(paths, force: bool, *, folder=None, param: str = "out") -> None:
+    """Before any work: `folder` (if given) must be a folder or creatable, and each of `paths` writable and,
+    unless `force`, absent (no silent overwrite)."""
+    from a3lab.utils import check_output_file, check_output_folder
+
+    if folder is not None:
+        check_output_folder(folder, param=param)
+    for path in paths:
+        check_output_file(path, force=force, param=param)

@@ -8,10 +8,20 @@ encoder with each attention kind on pixel-sequence MNIST / Fashion-MNIST or the 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 from pathlib import Path
 
-from a3lab.commands import add_common, positive_int
+from a3lab.commands import (
+    add_common,
+    check_output_file_arg,
+    int_range,
+    max_threads,
+    positive_float,
+    positive_int,
+    refuse_existing,
+)
+from a3lab.errors import UserError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,16 +34,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _sizes(text: str) -> tuple[int, ...]:
     try:
-        sizes = tuple(int(s) for s in text.replace(" ", "").split(",") if s)
+        sizes = tuple(int(s) for s in text.replace(" ", "").split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if not sizes or min(sizes) < 1:
-        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    if not sizes or min(sizes) < 1 or max(sizes) > 2**20:
+        raise argparse.ArgumentTypeError(f"expected integers in 1 .. {2**20:,}, got {text!r}")
     return sizes
 
 
 def _methods(text: str) -> tuple[str, ...]:
-    return tuple(s for s in text.replace(" ", "").split(",") if s)
+    methods = tuple(s.strip() for s in text.split(","))
+    if not text.strip() or any(not m for m in methods):
+        raise argparse.ArgumentTypeError(f"expected comma-separated method names without empty items, got {text!r}")
+    return methods
 
 
 def _register_bench(actions: argparse._SubParsersAction) -> None:
@@ -57,16 +70,27 @@ def _register_bench(actions: argparse._SubParsersAction) -> None:
         help="comma-separated: full, sliding-blocked, sliding-matmul, sliding-flex, linformer, "
         "hf-longformer (default: preset)",
     )
-    p.add_argument("--heads", type=positive_int, default=12, help="heads H (default: 12)")
-    p.add_argument("--head-dim", type=positive_int, default=64, help="head dim D (default: 64)")
+    p.add_argument("--heads", type=int_range(1, 1024), default=12, help="heads H (default: 12)")
+    p.add_argument("--head-dim", type=int_range(1, 4096), default=64, help="head dim D (default: 64)")
     p.add_argument(
-        "--window", type=positive_int, default=128, help="one-sided window W; HF attention_window = 2 W (default: 128)"
+        "--window",
+        type=int_range(1, 2**20),
+        default=128,
+        help="one-sided window W; HF attention_window = 2 W (default: 128)",
     )
-    p.add_argument("--linformer-k", type=positive_int, default=256, help="Linformer rank K (default: 256)")
-    p.add_argument("--repeats", type=positive_int, default=None, help="timed calls per cell (default: preset)")
-    p.add_argument("--threads", type=int, default=1, help="intra-op threads, 0 = torch default (default: 1)")
+    p.add_argument("--linformer-k", type=int_range(1, 2**20), default=256, help="Linformer rank K (default: 256)")
+    p.add_argument("--repeats", type=int_range(1, 100_000), default=None, help="timed calls per cell (default: preset)")
     p.add_argument(
-        "--matmul-size", type=positive_int, default=2048, help="square matmul for the machine's GFLOP/s (default: 2048)"
+        "--threads",
+        type=int_range(0, max_threads()),
+        default=1,
+        help="intra-op threads, 0 = torch default (default: 1)",
+    )
+    p.add_argument(
+        "--matmul-size",
+        type=int_range(1, 16_384),
+        default=2048,
+        help="square matmul for the machine's GFLOP/s (default: 2048)",
     )
     p.add_argument(
         "--clock",
@@ -77,6 +101,7 @@ def _register_bench(actions: argparse._SubParsersAction) -> None:
     p.add_argument("--no-backward", action="store_true", help="skip the forward+backward timing")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocess")
     p.add_argument("--out", default="runs/attention_bench", help="folder for JSON and plots (default: %(default)s)")
+    p.add_argument("--force", action="store_true", help="replace the results already in --out")
     add_common(p)
     p.set_defaults(func=cmd_bench)
 
@@ -87,6 +112,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from a3lab.attention.bench import format_table, hf_installed, plot, preset_config, run_benchmark
     from a3lab.utils import resolve_device, seed_everything, write_json
 
+    refuse_existing([Path(args.out) / "attention_bench.json"], args.force, folder=args.out)
     seed_everything(args.seed)
     overrides = dict(
         heads=args.heads,
@@ -136,9 +162,15 @@ def _register_train(actions: argparse._SubParsersAction) -> None:
         help="attention kind; all = full, sliding, sliding-global and linformer on pixel tasks, "
         "plus sliding-dilated on long-range (default: all)",
     )
-    tr.add_argument("--steps", type=positive_int, default=None, help="training steps (default: 200 pixel, 40 long)")
-    tr.add_argument("--batch-size", type=positive_int, default=None, help="sequences per step (default: 32 / 16)")
-    tr.add_argument("--lr", type=float, default=None, help="peak AdamW learning rate (default: 1e-2 pixel, 3e-3 long)")
+    tr.add_argument(
+        "--steps", type=int_range(1, 10_000_000), default=None, help="training steps (default: 200 pixel, 40 long)"
+    )
+    tr.add_argument(
+        "--batch-size", type=int_range(1, 65_536), default=None, help="sequences per step (default: 32 / 16)"
+    )
+    tr.add_argument(
+        "--lr", type=positive_float, default=None, help="peak AdamW learning rate (default: 1e-2 pixel, 3e-3 long)"
+    )
     tr.add_argument(
         "--train-examples",
         type=positive_int,
@@ -146,17 +178,25 @@ def _register_train(actions: argparse._SubParsersAction) -> None:
         help="pixel: training images, a seeded subset (default: 6400)",
     )
     tr.add_argument("--test-examples", type=positive_int, default=None, help="test sequences (default: 2000 / 256)")
-    tr.add_argument("--dim", type=positive_int, default=None, help="model width (default: 32)")
-    tr.add_argument("--depth", type=positive_int, default=None, help="encoder blocks (default: 1 pixel, 2 long)")
-    tr.add_argument("--heads", type=positive_int, default=None, help="attention heads (default: 2)")
-    tr.add_argument("--window", type=positive_int, default=None, help="one-sided window (default: 28 / 32)")
+    tr.add_argument("--dim", type=int_range(1, 4096), default=None, help="model width (default: 32)")
+    tr.add_argument("--depth", type=int_range(1, 64), default=None, help="encoder blocks (default: 1 pixel, 2 long)")
+    tr.add_argument("--heads", type=int_range(1, 256), default=None, help="attention heads (default: 2)")
+    tr.add_argument("--window", type=int_range(1, 2**20), default=None, help="one-sided window (default: 28 / 32)")
     tr.add_argument(
-        "--dilation", type=positive_int, default=None, help="sliding-dilated: layer l uses dilation**l (default: 65)"
+        "--dilation",
+        type=int_range(1, 2**20),
+        default=None,
+        help="sliding-dilated: layer l uses dilation**l (default: 65)",
     )
-    tr.add_argument("--k", type=positive_int, default=None, help="Linformer projected length K (default: 64)")
-    tr.add_argument("--length", type=positive_int, default=None, help="long-range: sequence length (default: 2048)")
+    tr.add_argument("--k", type=int_range(1, 2**20), default=None, help="Linformer projected length K (default: 64)")
     tr.add_argument(
-        "--span", type=positive_int, default=None, help="long-range: tokens carrying each end's symbol (default: 128)"
+        "--length", type=int_range(1, 2**20), default=None, help="long-range: sequence length (default: 2048)"
+    )
+    tr.add_argument(
+        "--span",
+        type=int_range(1, 2**20),
+        default=None,
+        help="long-range: tokens carrying each end's symbol (default: 128)",
     )
     tr.add_argument(
         "--readout",
@@ -166,6 +206,7 @@ def _register_train(actions: argparse._SubParsersAction) -> None:
         "sliding-global, mean otherwise)",
     )
     tr.add_argument("--out", default=None, help="folder for results.json and one checkpoint per kind")
+    tr.add_argument("--force", action="store_true", help="write into a non-empty --out")
     add_common(tr)
     tr.set_defaults(func=cmd_train)
 
@@ -189,17 +230,18 @@ def _register_linformer_error(actions: argparse._SubParsersAction) -> None:
         choices=["pool", "gaussian"],
         help="E = F: mean pooling over N/K positions, or Gaussian random (default: pool)",
     )
-    le.add_argument("--examples", type=positive_int, default=16, help="sequences to measure on (default: 16)")
+    le.add_argument("--examples", type=int_range(1, 100_000), default=16, help="sequences to measure on (default: 16)")
     le.add_argument("--checkpoint", default=None, help="a model saved by `a3lab attention train --out`")
     le.add_argument(
         "--train-steps",
-        type=int,
+        type=int_range(0, 10_000_000),
         default=0,
         help="without --checkpoint: train a full-attention pixel-mnist model this many steps first "
         "(default: 0 = random inputs only)",
     )
     le.add_argument("--out", default=None, help="write the result as JSON to this file")
     le.add_argument("--plot", default=None, help="write the error-vs-K plot (PNG) to this file")
+    le.add_argument("--force", action="store_true", help="replace existing --out and --plot files")
     add_common(le)
     le.set_defaults(func=cmd_linformer_error)
 
@@ -228,26 +270,30 @@ def cmd_train(args: argparse.Namespace) -> int:
     # validate every kind's config before the first (long) training run starts
     configs = [TrainConfig(task=args.task, kind=kind, seed=args.seed, device=args.device, **options) for kind in kinds]
     out = Path(args.out) if args.out else None
-    results = {}
-    print(f"{'kind':<16} {'accuracy':>9} {'s/epoch':>9} {'steps':>6} {'train ex':>9} {'reach':>6} {'params':>8}")
-    for config in configs:
-        model, result = train_model(config)
-        results[config.kind] = result
-        print(
-            f"{config.kind:<16} {100 * result['accuracy']:>8.2f}% {result['seconds_per_epoch']:>9.1f} "
-            f"{result['steps']:>6} {result['train_examples']:>9} {_fmt_field(result['receptive_field']):>6} "
-            f"{result['parameters']:>8}",
-            flush=True,
-        )
+    from a3lab.utils import open_run_folder
+
+    folder = open_run_folder(out, force=args.force) if out is not None else contextlib.nullcontext()
+    with folder:
+        results = {}
+        print(f"{'kind':<16} {'accuracy':>9} {'s/epoch':>9} {'steps':>6} {'train ex':>9} {'reach':>6} {'params':>8}")
+        for config in configs:
+            model, result = train_model(config)
+            results[config.kind] = result
+            print(
+                f"{config.kind:<16} {100 * result['accuracy']:>8.2f}% {result['seconds_per_epoch']:>9.1f} "
+                f"{result['steps']:>6} {result['train_examples']:>9} {_fmt_field(result['receptive_field']):>6} "
+                f"{result['parameters']:>8}",
+                flush=True,
+            )
+            if out is not None:
+                save_model(model, out / f"{args.task}_{config.kind}.pt", config)
+        summary = {"task": args.task, "results": results}
         if out is not None:
-            save_model(model, out / f"{args.task}_{config.kind}.pt", config)
-    summary = {"task": args.task, "results": results}
-    if out is not None:
-        write_json(summary, out / "results.json")
-        print(f"wrote {out / 'results.json'} and one checkpoint per kind")
-    else:
-        compact = {k: {m: r[m] for m in ("accuracy", "seconds_per_epoch", "steps")} for k, r in results.items()}
-        print(json.dumps({"task": args.task, "results": compact}))
+            write_json(summary, out / "results.json")
+            print(f"wrote {out / 'results.json'} and one checkpoint per kind")
+        else:
+            compact = {k: {m: r[m] for m in ("accuracy", "seconds_per_epoch", "steps")} for k, r in results.items()}
+            print(json.dumps({"task": args.task, "results": compact}))
     return 0
 
 
@@ -255,9 +301,9 @@ def _parse_ks(text: str) -> list[int]:
     try:
         ks = [int(v) for v in text.replace(" ", "").split(",") if v]
     except ValueError:
-        raise ValueError(f"--k must be comma-separated integers, got {text!r}") from None
+        raise UserError(f"`k` must be comma-separated integers, got {text!r}") from None
     if not ks:
-        raise ValueError("--k needs at least one value")
+        raise UserError("`k` needs at least one value")
     return ks
 
 
@@ -268,8 +314,11 @@ def cmd_linformer_error(args: argparse.Namespace) -> int:
     from a3lab.utils import resolve_device, seed_everything, write_json
 
     ks = _parse_ks(args.ks)
+    for param in ("out", "plot"):
+        if getattr(args, param):
+            check_output_file_arg(getattr(args, param), args.force, param=param)
     if args.train_steps < 0:
-        raise ValueError(f"--train-steps must be >= 0, got {args.train_steps}")
+        raise UserError(f"`train_steps` must be >= 0, got {args.train_steps}")
     seed_everything(args.seed)
     device = resolve_device(args.device)
     model, tokens, source = None, None, "none"

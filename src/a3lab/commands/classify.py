@@ -6,7 +6,16 @@ import argparse
 import json
 from pathlib import Path
 
-from a3lab.commands import add_common, positive_int
+from a3lab.commands import (
+    add_common,
+    int_range,
+    positive_float,
+    positive_int,
+    refuse_existing,
+    seed_value,
+    thread_count,
+)
+from a3lab.errors import UserError
 
 DATASET_CHOICES = ("mnist", "fashion-mnist")
 MODEL_CHOICES = ("cnn", "gru", "lstm", "mlp")
@@ -28,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also save the CNN where domain_cnn (the GAN metrics' feature extractor) looks for it",
     )
+    train.add_argument("--force", action="store_true", help="replace a run (or installed CNN) of the same name")
     add_common(train)
     train.set_defaults(func=cmd_train)
 
@@ -36,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ev.add_argument(
         "--dataset", choices=DATASET_CHOICES, default=None, help="(default: the one in the JSON beside the weights)"
     )
-    ev.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's choice)")
+    ev.add_argument("--threads", type=thread_count, default=None, help="torch CPU threads (default: torch's choice)")
     add_common(ev, seed=False)
     ev.set_defaults(func=cmd_eval)
 
@@ -45,9 +55,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--datasets", nargs="+", choices=DATASET_CHOICES, default=list(DATASET_CHOICES), help="(default: both)"
     )
     cmp.add_argument("--models", nargs="+", choices=MODEL_CHOICES, default=list(MODEL_CHOICES), help="(default: all)")
-    cmp.add_argument("--seeds", nargs="+", type=int, default=[0], help="one run per seed (default: 0)")
+    cmp.add_argument("--seeds", nargs="+", type=seed_value, default=[0], help="one run per seed (default: 0)")
     _add_training_flags(cmp)
-    cmp.add_argument("--out", default="runs/classify", help="folder of the runs, table and plot (default: %(default)s)")
+    cmp.add_argument(
+        "--out",
+        default="runs/classify",
+        help="folder of the runs, table and plot; runs already in it are reused (default: %(default)s)",
+    )
     cmp.add_argument("--retrain", action="store_true", help="retrain even where a matching run record exists")
     add_common(cmp, seed=False)
     cmp.set_defaults(func=cmd_compare)
@@ -68,21 +82,29 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="(default: all)",
     )
     seq.add_argument("--out", default="runs/sequences", help="folder for sequences.json and the plot")
-    seq.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's choice)")
+    seq.add_argument("--force", action="store_true", help="replace the sequences.json and plot already in --out")
+    seq.add_argument("--threads", type=thread_count, default=None, help="torch CPU threads (default: torch's choice)")
     add_common(seq)
     seq.set_defaults(func=cmd_sequences)
 
 
 def _add_training_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--epochs", type=positive_int, default=3, help="passes over the training images (default: 3)")
     p.add_argument(
-        "--batch-size", type=positive_int, default=None, help="images per step (default: CNN 64, the others 128)"
+        "--epochs", type=int_range(1, 10_000), default=3, help="passes over the training images (default: 3)"
     )
-    p.add_argument("--lr", type=float, default=None, help="peak one-cycle learning rate (default: 3e-3, MLP 2e-3)")
+    p.add_argument(
+        "--batch-size",
+        type=int_range(1, 65_536),
+        default=None,
+        help="images per step (default: CNN 64, the others 128)",
+    )
+    p.add_argument(
+        "--lr", type=positive_float, default=None, help="peak one-cycle learning rate (default: 3e-3, MLP 2e-3)"
+    )
     p.add_argument(
         "--train-examples", type=positive_int, default=None, help="seeded subset of the training split (default: all)"
     )
-    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--threads", type=thread_count, default=None, help="torch CPU threads (default: torch's choice)")
 
 
 def _set_threads(threads: int | None) -> None:
@@ -104,9 +126,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     from a3lab.utils import resolve_device
 
     if args.install and args.model != "cnn":
-        raise ValueError(
-            f"--install only applies to --model cnn (the GAN metrics' feature extractor), got {args.model}"
-        )
+        raise UserError(f"`install` only applies to `model` cnn (the GAN metrics' feature extractor), got {args.model}")
+    stem = Path(args.out) / f"{args.dataset}-{args.model}-seed{args.seed}"
+    targets = [stem.with_name(stem.name + ext) for ext in (".safetensors", ".json")]
+    if args.install:
+        installed = domain_cnn_path(args.dataset)
+        targets += [installed, installed.with_suffix(".json")]
+    refuse_existing(targets, args.force)
     _set_threads(args.threads)
     config = TrainConfig(
         dataset=args.dataset,
@@ -118,7 +144,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     model, results = train_classifier(config, device=resolve_device(args.device))
-    weights, record = save_run(model, results, Path(args.out) / f"{args.dataset}-{args.model}-seed{args.seed}")
+    weights, record = save_run(model, results, stem)
     print(format_table(summarise([results])))
     print(f"wrote {weights} and {record}")
     if args.install:
@@ -139,7 +165,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if dataset is None:
         record = path.with_suffix(".json")
         if not record.is_file():
-            raise ValueError(f"--dataset is needed: no results file {record} beside the checkpoint")
+            raise UserError(f"`dataset` is needed: no results file {record} beside the checkpoint")
         dataset = json.loads(record.read_text())["dataset"]
     device = resolve_device(args.device)
     model = load_classifier(path, device)
@@ -157,10 +183,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from a3lab.utils import resolve_device, write_json
 
     _set_threads(args.threads)
-    for seed in args.seeds:
-        if seed < 0:
-            raise ValueError(f"--seeds must be >= 0, got {seed}")
     out = Path(args.out)
+    refuse_existing([], False, folder=out)
     runs = run_comparison(
         args.datasets,
         args.models,
@@ -210,8 +234,9 @@ def cmd_sequences(args: argparse.Namespace) -> int:
         if value is not None:
             overrides[name] = tuple(value) if isinstance(value, list) else value
     config = SequenceConfig(seed=args.seed, **overrides)
-    result = run_sequences(config, resolve_device(args.device))
     out = Path(args.out)
+    refuse_existing([out / "sequences.json", out / "sequences_accuracy_vs_length.png"], args.force)
+    result = run_sequences(config, resolve_device(args.device))
     record = write_json({"preset": args.preset, **result}, out / "sequences.json")
     plot = plot_sequences(result, out / "sequences_accuracy_vs_length.png")
     print(format_table(result))

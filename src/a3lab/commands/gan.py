@@ -8,7 +8,17 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from a3lab.commands import add_common, positive_int
+from a3lab.commands import (
+    add_common,
+    check_output_file_arg,
+    float_range,
+    int_range,
+    positive_float,
+    positive_int,
+    refuse_existing,
+    word_list,
+)
+from a3lab.errors import UserError, WriteError
 
 if TYPE_CHECKING:
     from a3lab.gan.reproduce import Preset
@@ -48,39 +58,57 @@ def register(sub: argparse._SubParsersAction) -> None:
     tr.add_argument(
         "--projection", action="store_true", default=None, help="projection discriminator (conditional only)"
     )
-    tr.add_argument("--epochs", type=positive_int, default=None, help="passes over the training set (default: 5)")
-    tr.add_argument("--batch-size", type=positive_int, default=None, help="images per step and process (default: 64)")
-    tr.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: 2e-4)")
+    tr.add_argument(
+        "--epochs", type=int_range(1, 100_000), default=None, help="passes over the training set (default: 5)"
+    )
+    tr.add_argument(
+        "--batch-size", type=int_range(2, 65_536), default=None, help="images per step and process (default: 64)"
+    )
+    tr.add_argument("--lr", type=positive_float, default=None, help="Adam learning rate (default: 2e-4)")
     tr.add_argument(
         "--lr-decay",
-        type=float,
+        type=float_range(0.0, 1.0),
         default=None,
         metavar="FRACTION",
         help="last fraction of the steps over which the learning rates fall linearly to 0 (default: 0, constant)",
     )
-    tr.add_argument("--beta1", type=float, default=None, help="Adam beta1 (default: 0.5)")
-    tr.add_argument("--beta2", type=float, default=None, help="Adam beta2 (default: 0.999)")
-    tr.add_argument("--latent-dim", type=positive_int, default=None, help="size of z (default: 100)")
-    tr.add_argument("--channels", type=positive_int, default=None, help="dcgan width (default: 32)")
-    tr.add_argument("--ema-decay", type=float, default=None, help="generator EMA decay (default: 0.999)")
+    tr.add_argument(
+        "--beta1", type=float_range(0.0, 1.0, high_open=True), default=None, help="Adam beta1 (default: 0.5)"
+    )
+    tr.add_argument(
+        "--beta2", type=float_range(0.0, 1.0, high_open=True), default=None, help="Adam beta2 (default: 0.999)"
+    )
+    tr.add_argument("--latent-dim", type=int_range(1, 4096), default=None, help="size of z (default: 100)")
+    tr.add_argument("--channels", type=int_range(1, 1024), default=None, help="dcgan width (default: 32)")
+    tr.add_argument(
+        "--ema-decay",
+        type=float_range(0.0, 1.0, high_open=True),
+        default=None,
+        help="generator EMA decay (default: 0.999)",
+    )
     tr.add_argument(
         "--train-examples", type=positive_int, default=None, help="use the first N training images (default: all)"
     )
-    tr.add_argument("--max-minutes", type=float, default=None, help="stop with a checkpoint after this long")
+    tr.add_argument("--max-minutes", type=positive_float, default=None, help="stop with a checkpoint after this long")
     tr.add_argument("--no-progress", action="store_true", help="no progress bar")
     where = tr.add_mutually_exclusive_group(required=True)
     where.add_argument("--out", type=Path, help="new run folder")
     where.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR (--epochs may grow)")
+    tr.add_argument("--force", action="store_true", help="replace the run that --out holds")
     add_common(tr)
+    tr.set_defaults(seed=None)  # None: not given, so --resume can refuse it
     tr.set_defaults(func=cmd_train)
 
     sa = actions.add_parser("sample", help="draw images from a trained generator into .npz or .png")
     sa.add_argument("run_dir", type=Path, metavar="DIR", help="run folder written by `a3lab gan train`")
-    sa.add_argument("--n", type=positive_int, default=1000, help="number of images (default: 1000)")
+    sa.add_argument("--n", type=int_range(1, 1_000_000), default=1000, help="number of images (default: 1000)")
     sa.add_argument("--label", default=None, help="class index or name (conditional GAN only; default: all classes)")
     sa.add_argument("--out", type=Path, required=True, help="FILE.npz (images, labels) or FILE.png (a grid)")
     sa.add_argument("--raw", action="store_true", help="the last step's weights instead of the EMA generator")
-    sa.add_argument("--batch-size", type=positive_int, default=500, help="images per forward call (default: 500)")
+    sa.add_argument(
+        "--batch-size", type=int_range(1, 65_536), default=500, help="images per forward call (default: 500)"
+    )
+    sa.add_argument("--force", action="store_true", help="replace an existing --out file")
     add_common(sa)
     sa.set_defaults(func=cmd_sample)
 
@@ -101,34 +129,43 @@ def config_from_args(args: argparse.Namespace):
     defaults = GANConfig.__dataclass_fields__["betas"].default
     beta1 = defaults[0] if args.beta1 is None else args.beta1
     beta2 = defaults[1] if args.beta2 is None else args.beta2
-    return GANConfig(**given, betas=(beta1, beta2), seed=args.seed)
+    seed = GANConfig.__dataclass_fields__["seed"].default if args.seed is None else args.seed
+    return GANConfig(**given, betas=(beta1, beta2), seed=seed)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from a3lab.gan import GANConfig, train
-    from a3lab.utils import load_checkpoint
+    from a3lab.gan import train
+    from a3lab.utils import open_run_folder
 
     if args.resume is not None:
         fixed = [f"--{flag.replace('_', '-')}" for flag in _CONFIG_FLAGS if getattr(args, flag) is not None]
+        fixed += ["--seed"] if args.seed is not None else []
+        fixed += ["--force"] if args.force else []
         if fixed:
-            raise ValueError(f"--resume takes the settings from the run; only --epochs may be given (not {fixed[0]})")
-        state = load_checkpoint(args.resume / "checkpoint.pt")
-        config = GANConfig.from_dict(state["config"])
-        if args.epochs is not None:
-            config.epochs = args.epochs
-        out_dir, resume = args.resume, True
+            raise UserError(f"`resume` takes the settings from the run; only `epochs` may be given (not {fixed[0]})")
+        folder = open_run_folder(args.resume, resume=True, param="resume")
     else:
         if args.projection and args.conditional is False:
-            raise ValueError("--projection needs a conditional GAN (drop --unconditional)")
-        config, out_dir, resume = config_from_args(args), args.out, False
-    summary = train(
-        config,
-        out_dir,
-        resume=resume,
-        device=args.device,
-        progress_bar=not args.no_progress,
-        max_minutes=args.max_minutes,
-    )
+            raise UserError("`projection` needs a conditional GAN (drop `unconditional`)")
+        config = config_from_args(args)
+        folder = open_run_folder(args.out, force=args.force, keep_on_failure=("checkpoint.pt",))
+    with folder as run:
+        if args.resume is not None:
+            config = resumed_config(run, args.epochs)
+        elif args.force:
+            remove_run_files(run.path)
+        try:
+            summary = train(
+                config,
+                run.path,
+                resume=args.resume is not None,
+                device=args.device,
+                progress_bar=not args.no_progress,
+                max_minutes=args.max_minutes,
+            )
+        except WriteError as e:
+            raise WriteError(f"{e}{last_good_checkpoint(run.path)}") from None
+    out_dir = run.path
     if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
         return 0
     f = summary["final"]
@@ -142,6 +179,64 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 130 if summary["stopped"] == "interrupted" else 0
 
 
+RUN_FILES = ("checkpoint.pt", "config.json", "summary.json", "history.json", "losses.png", "eval.json")
+RUN_FILE_PATTERNS = ("grid_*.png",)
+
+
+def remove_run_files(folder: Path) -> None:
+    """`--force`: remove the files a previous run left in the folder (only a GAN run's own files)."""
+    for name in RUN_FILES:
+        (folder / name).unlink(missing_ok=True)
+    for pattern in RUN_FILE_PATTERNS:
+        for path in folder.glob(pattern):
+            path.unlink(missing_ok=True)
+
+
+def last_good_checkpoint(folder: Path) -> str:
+    """'; the last good checkpoint (epoch N) ...' for a failed write, or '' when there is none."""
+    from a3lab.utils import load_checkpoint
+
+    try:
+        epoch = int(load_checkpoint(folder / "checkpoint.pt")["progress"]["epoch"])
+    except Exception:  # no readable checkpoint: nothing more to say
+        return ""
+    return f"; the last good checkpoint (epoch {epoch}) is intact: continue with --resume {folder}"
+
+
+def resumed_config(run, epochs: int | None):
+    """The config of the run in `run.path`, checked before any write: a GAN checkpoint, `epochs` not below the
+    epochs done; a missing checkpoint says whether a write was interrupted and how to start again."""
+    from a3lab.errors import CheckpointError
+    from a3lab.gan import GANConfig
+    from a3lab.utils import load_checkpoint
+
+    path = run.path / "checkpoint.pt"
+    if not path.is_file():
+        interrupted = [n for n in run.removed_temps if n.startswith(".checkpoint.pt.")]
+        why = (
+            f"its first checkpoint write was interrupted (removed the partial file {interrupted[0]})"
+            if interrupted
+            else "no checkpoint was ever written"
+        )
+        raise CheckpointError(
+            f"nothing to resume in {run.path}: {why}; start the run again with --out {run.path} --force"
+        )
+    state = load_checkpoint(path)
+    if not (isinstance(state, dict) and isinstance(state.get("config"), dict) and "progress" in state):
+        keys = ", ".join(sorted(map(str, state))[:5]) if isinstance(state, dict) else type(state).__name__
+        raise CheckpointError(f"{path} is not a GAN training checkpoint (it holds {keys})")
+    try:
+        config = GANConfig.from_dict(state["config"])
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: its config is not a GAN config ({e})") from None
+    done = int(state["progress"]["epoch"])
+    if epochs is not None:
+        if epochs < done:
+            raise UserError(f"`epochs` {epochs} is below the {done} epochs the run has done")
+        config.epochs = epochs
+    return config
+
+
 def parse_label(text: str | None, dataset: str) -> int | None:
     """A class index (0..9) or a class name of the data set (case-insensitive)."""
     from a3lab.data import class_names
@@ -152,39 +247,41 @@ def parse_label(text: str | None, dataset: str) -> int | None:
     if text.strip().lstrip("-").isdigit():
         value = int(text)
         if not 0 <= value < len(names):
-            raise ValueError(f"--label must be in 0..{len(names) - 1}, got {value}")
+            raise UserError(f"`label` must be in 0..{len(names) - 1}, got {value}")
         return value
     lowered = [n.lower() for n in names]
     if text.lower() in lowered:
         return lowered.index(text.lower())
-    raise ValueError(f"--label {text!r} is neither 0..9 nor a class of {dataset} ({', '.join(names)})")
+    raise UserError(f"`label` {text!r} is neither 0..9 nor a class of {dataset} ({', '.join(names)})")
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
+    import io
+
     import numpy as np
 
     from a3lab.data import class_names
     from a3lab.gan import load_generator, sample
-    from a3lab.utils import resolve_device
+    from a3lab.utils import atomic_write_bytes, resolve_device
 
     suffix = args.out.suffix.lower()
     if suffix not in (".npz", ".png"):
-        raise ValueError(f"--out must end in .npz or .png, got {args.out.name}")
+        raise UserError(f"`out` must end in .npz or .png, got {args.out.name}")
+    check_output_file_arg(args.out, args.force)
     generator, config = load_generator(args.run_dir, device=resolve_device(args.device), ema=not args.raw)
     label = parse_label(args.label, config.dataset)
     if label is not None and not config.conditional:
-        raise ValueError(
-            f"{args.run_dir} holds an unconditional GAN: it makes a random class and cannot be asked for one (--label)"
+        raise UserError(
+            f"{args.run_dir} holds an unconditional GAN: it makes a random class and cannot be asked for one (`label`)"
         )
     images, labels = sample(generator, config, args.n, labels=label, seed=args.seed, batch_size=args.batch_size)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".npz":
         arrays = {"images": images.numpy()}
         if labels is not None:
             arrays["labels"] = labels.numpy()
-        tmp = args.out.with_name(f".{args.out.name}.tmp.npz")
-        np.savez_compressed(tmp, **arrays)
-        tmp.replace(args.out)
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays)
+        atomic_write_bytes(buffer.getvalue(), args.out)
     else:
         from a3lab.gan.plots import save_grid
 
@@ -204,11 +301,13 @@ def _register_eval(actions: argparse._SubParsersAction) -> None:
     """Add `eval` and `reproduce` to the `gan` area's action subparsers."""
     ev = actions.add_parser("eval", help="FID/KID vs the real floor, precision/recall, classes, conditional accuracy")
     ev.add_argument("run_dir", metavar="DIR", help="a run folder written by `a3lab gan train`")
-    ev.add_argument("--n", type=positive_int, default=10_000, help="generated images (default: 10000)")
+    ev.add_argument("--n", type=int_range(1, 1_000_000), default=10_000, help="generated images (default: 10000)")
     ev.add_argument(
         "--real-n", type=positive_int, default=None, help="real test images (default: the whole test split)"
     )
-    ev.add_argument("--batch-size", type=positive_int, default=500, help="images per forward pass (default: 500)")
+    ev.add_argument(
+        "--batch-size", type=int_range(1, 65_536), default=500, help="images per forward pass (default: 500)"
+    )
     ev.add_argument("--k", type=positive_int, default=3, help="neighbours for precision/recall (default: 3)")
     ev.add_argument("--kid-subsets", type=positive_int, default=100, help="KID subsets (default: 100)")
     ev.add_argument("--kid-subset-size", type=positive_int, default=1000, help="images per KID subset (default: 1000)")
@@ -241,18 +340,22 @@ def _register_eval(actions: argparse._SubParsersAction) -> None:
     rep.add_argument(
         "--loss", choices=["bce", "hinge"], default=None, help="GAN loss of all four runs (default: the preset's)"
     )
-    rep.add_argument("--epochs", type=positive_int, default=None, help="epochs a run (default: the preset's)")
+    rep.add_argument("--epochs", type=int_range(1, 100_000), default=None, help="epochs a run (default: the preset's)")
     rep.add_argument(
-        "--max-minutes", type=float, default=None, help="wall-clock cap on each run's training (default: the preset's)"
+        "--max-minutes",
+        type=positive_float,
+        default=None,
+        help="wall-clock cap on each run's training (default: the preset's)",
     )
     rep.add_argument(
         "--runs",
-        type=lambda s: [name.strip() for name in s.split(",") if name.strip()],
+        type=word_list,
         default=None,
         metavar="NAME[,NAME]",
         help="only these of mnist-gan, mnist-cgan, fashion-mnist-gan, fashion-mnist-cgan (default: all four)",
     )
     rep.add_argument("--cache-dir", default=None, help="real-feature cache (default: ~/.cache/a3lab/gan-eval)")
+    rep.add_argument("--force", action="store_true", help="write into a non-empty --out")
     add_common(rep)
     rep.set_defaults(func=cmd_reproduce)
 
@@ -265,7 +368,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from a3lab.utils import resolve_device, seed_everything
 
     if not Path(args.run_dir).is_dir():
-        raise FileNotFoundError(f"no run folder {args.run_dir}")
+        raise UserError(f"no run folder {args.run_dir}")
+    refuse_existing([Path(args.run_dir) / "eval.json"], True, param="run_dir")
+    if args.cache_dir:
+        refuse_existing([], True, folder=args.cache_dir, param="cache_dir")
     if args.inception and inception_weights_path() is None:
         print(f"a3lab: note: skipping the Inception FID: it needs {INCEPTION_HINT}")
     seed_everything(args.seed)
@@ -311,18 +417,20 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from a3lab.gan.reproduce import comparison_markdown, reproduce
-    from a3lab.utils import resolve_device
+    from a3lab.utils import open_run_folder, resolve_device
 
     device = str(resolve_device(args.device))
-    summary = reproduce(
-        reproduce_preset(args),
-        args.out,
-        device=device,
-        seed=args.seed,
-        cache_dir=args.cache_dir,
-        resume=args.resume,
-        runs=args.runs,
-    )
+    preset = reproduce_preset(args)
+    with open_run_folder(args.out, resume=args.resume, force=args.force, keep_on_failure=("comparison.json",)):
+        summary = reproduce(
+            preset,
+            args.out,
+            device=device,
+            seed=args.seed,
+            cache_dir=args.cache_dir,
+            resume=args.resume,
+            runs=args.runs,
+        )
     print(comparison_markdown(summary))
     print(f"wrote {Path(args.out) / 'comparison.json'} and comparison.md")
     return 0

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from a3lab.commands import add_common
+from a3lab.commands import add_common, word_list
+from a3lab.errors import UserError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -13,7 +14,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", choices=["quick", "full"], default="quick", help="experiment budget (default: quick)")
     p.add_argument("--out", default="report", help="output folder (default: report)")
     p.add_argument(
-        "--only", default=None, help="comma-separated sections to run; the others are reused from --out if stored"
+        "--only",
+        type=word_list,
+        default=None,
+        help="comma-separated sections to run; the others are reused from --out if stored (--out is a cache: "
+        "reusing it is intended)",
     )
     p.add_argument("--force", action="store_true", help="re-run sections even when their inputs are unchanged")
     p.add_argument("--list", action="store_true", help="list the sections and claims, then exit")
@@ -30,16 +35,25 @@ def cmd_report(args: argparse.Namespace) -> int:
     from a3lab.report import CLAIMS, SECTIONS, build_report
     from a3lab.utils import resolve_device, seed_everything
 
+    unknown = sorted(set(args.only or ()) - {s.name for s in SECTIONS})
+    if unknown:
+        known = ", ".join(s.name for s in SECTIONS)
+        raise UserError(f"`only`: unknown section(s) {', '.join(unknown)}; known: {known}")
     if args.list:
         for s in SECTIONS:
             print(f"section {s.name:<16} {s.title}  ({s.entry})")
         for c in CLAIMS:
             print(f"claim {c.number}: {c.claim}  [sections: {', '.join(c.sections)}]")
         return 0
-    only = tuple(x.strip() for x in args.only.split(",") if x.strip()) if args.only else None
+    only = tuple(args.only) if args.only else None
     device = str(resolve_device(args.device))
-    seed_everything(args.seed)
-    verdicts, records = build_report(args.preset, args.out, device=device, seed=args.seed, only=only, force=args.force)
+    from a3lab.utils import open_run_folder
+
+    with open_run_folder(args.out, reuse=True, remove_on_failure=False):
+        seed_everything(args.seed)
+        verdicts, records = build_report(
+            args.preset, args.out, device=device, seed=args.seed, only=only, force=args.force
+        )
     print(f"{'#':>2}  {'verdict':<13} claim")
     for v in verdicts:
         print(f"{v.number:>2}  {v.verdict:<13} {v.claim}")
@@ -56,7 +70,7 @@ def check_in_browser(out: Path) -> bool:
     from a3lab.report import browser_check, find_chromium
 
     if find_chromium() is None:
-        raise FileNotFoundError("--browser-check needs chromium (Debian: apt-get install chromium)")
+        raise UserError("`browser_check` needs chromium (Debian: apt-get install chromium)")
     check = browser_check(out / "index.html", out / "screenshot.png")
     broken, console = check["broken_images"], check["console"]
     print(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 
-from a3lab.commands import add_common, positive_int
+from a3lab.commands import add_common, check_output_file_arg, config_default, float_range, int_range, positive_float
+from a3lab.errors import UserError
 
 DERIVATION = """\
 The network: h_t = x_t - h_(t-1), y_t = sigmoid(500 * h_t).
@@ -29,35 +31,55 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("x", nargs="*", help="input values x_1 ... x_T (use -- before negative numbers)")
     run.add_argument("--values", default=None, help="inputs as one comma-separated list, e.g. --values=-3,5,2,-1")
     run.add_argument("--h0", default="0", help="initial hidden state h_0 (default: 0)")
-    run.add_argument("--gain", type=float, default=500.0, help="output gain g in sigmoid(g h) (default: 500)")
+    run.add_argument(
+        "--gain",
+        type=float_range(0.0, 1e6, low_open=True),
+        default=None,
+        help=f"output gain g in sigmoid(g h), > 0 (default: {config_default('a3lab.rnn:AlternatingRNNConfig.gain')})",
+    )
     run.add_argument("--explain", action="store_true", help="print the derivation of the closed form")
     run.set_defaults(func=cmd_run)
 
     lrn = actions.add_parser("learn", help="learn w_x, w_h, b of a one-unit linear RNN from random weights")
-    lrn.add_argument("--steps", type=positive_int, default=6000, help="training steps (default: 6000)")
-    lrn.add_argument("--batch-size", type=positive_int, default=1024, help="sequences per step (default: 1024)")
-    lrn.add_argument("--max-length", type=positive_int, default=20, help="longest training length (default: 20)")
-    lrn.add_argument("--lr", type=float, default=0.05, help="Adam learning rate (default: 0.05)")
+    lrn.add_argument("--steps", type=int_range(1, 10**7), default=None, help=_learn_help("training steps", "steps"))
+    lrn.add_argument(
+        "--batch-size", type=int_range(1, 2**20), default=None, help=_learn_help("sequences per step", "batch_size")
+    )
+    lrn.add_argument(
+        "--max-length",
+        type=int_range(2, 10**4),
+        default=None,
+        help=_learn_help("longest training length", "max_length"),
+    )
+    lrn.add_argument("--lr", type=positive_float, default=None, help=_learn_help("Adam learning rate", "lr"))
     lrn.add_argument("--out", default=None, help="write the result as JSON to this file")
+    lrn.add_argument("--force", action="store_true", help="replace an existing --out file")
     add_common(lrn, device=False)
     lrn.set_defaults(func=cmd_learn)
+
+
+def _learn_help(text: str, field: str) -> str:
+    return f"{text} (default: {config_default(f'a3lab.rnn:LearnConfig.{field}')})"
 
 
 def parse_values(tokens: list[str], values: str | None) -> list[float]:
     """Numbers from positional tokens and/or a comma-separated list; a clear error for anything else."""
     raw = list(tokens)
     if values is not None:
-        raw += [v for v in values.replace(" ", ",").split(",") if v]
+        items = re.split(r"\s*,\s*|\s+", values.strip())  # commas or spaces between the numbers
+        if any(not v for v in items):
+            raise UserError(f"`values` must be numbers separated by commas, without empty items, got {values!r}")
+        raw += items
     if not raw:
-        raise ValueError("no input values: give them as arguments (a3lab rnn run 1 2 3 4) or with --values")
+        raise UserError("no input values: give them as arguments (a3lab rnn run 1 2 3 4) or with `values`")
     out = []
     for tok in raw:
         try:
             v = float(tok)
         except ValueError:
-            raise ValueError(f"input value {tok!r} is not a number") from None
+            raise UserError(f"input value {tok!r} is not a number") from None
         if not math.isfinite(v):
-            raise ValueError(f"input value {tok!r} is not finite")
+            raise UserError(f"input value {tok!r} is not finite")
         out.append(v)
     return out
 
@@ -74,7 +96,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     xs = parse_values(args.x, args.values)
     h0 = parse_values([args.h0], None)[0]
     x = torch.tensor([xs], dtype=torch.float64)  # [1, T]
-    model = AlternatingRNN(AlternatingRNNConfig(gain=args.gain)).double()
+    cell = AlternatingRNNConfig() if args.gain is None else AlternatingRNNConfig(gain=args.gain)
+    model = AlternatingRNN(cell).double()
     with torch.no_grad():
         h, y = model(x, h0)
     T = len(xs)
@@ -117,7 +140,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     other_side = "" if T % 2 == 0 else " + h_0"
     print(
         f"verdict:     {parity}-position inputs{h0_side} = {_fmt(lhs)} {relation} "
-        f"{other}-position inputs{other_side} = {_fmt(rhs)}, so y_{T} = sigmoid({_fmt(args.gain)} * "
+        f"{other}-position inputs{other_side} = {_fmt(rhs)}, so y_{T} = sigmoid({_fmt(cell.gain)} * "
         f"{_fmt(closed)}) = {y_T:.4f}: {verdict}"
     )
     return 0
@@ -127,10 +150,11 @@ def cmd_learn(args: argparse.Namespace) -> int:
     from a3lab.rnn import LearnConfig, learn
     from a3lab.utils import seed_everything, write_json
 
+    if args.out:
+        check_output_file_arg(args.out, args.force)
     seed_everything(args.seed)
-    config = LearnConfig(
-        steps=args.steps, batch_size=args.batch_size, max_length=args.max_length, lr=args.lr, seed=args.seed
-    )
+    given = {k: getattr(args, k) for k in ("steps", "batch_size", "max_length", "lr") if getattr(args, k) is not None}
+    config = LearnConfig(**given, seed=args.seed)
     result = learn(config)
     s, w = result["start"], result["learned"]
     print(f"start:   w_x = {s['w_x']:+.6f}  w_h = {s['w_h']:+.6f}  b = {s['b']:+.6f}")

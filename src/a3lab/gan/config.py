@@ -6,9 +6,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from a3lab.data import DATASETS
-
-NUM_CLASSES = 10
+from a3lab.data import DATASETS, NUM_CLASSES
+from a3lab.errors import UserError
 
 
 @dataclass
@@ -55,32 +54,32 @@ class GANConfig:
     def __post_init__(self) -> None:
         self.betas = tuple(float(b) for b in self.betas)  # JSON gives a list
         if self.dataset not in DATASETS:
-            raise ValueError(f"--dataset must be one of {', '.join(DATASETS)}, got {self.dataset!r}")
+            raise UserError(f"`dataset` must be one of {', '.join(DATASETS)}, got {self.dataset!r}")
         if self.arch not in ("mlp", "dcgan"):
-            raise ValueError(f"--arch must be mlp or dcgan, got {self.arch!r}")
+            raise UserError(f"`arch` must be mlp or dcgan, got {self.arch!r}")
         if self.loss not in ("bce", "hinge"):
-            raise ValueError(f"--loss must be bce or hinge, got {self.loss!r}")
+            raise UserError(f"`loss` must be bce or hinge, got {self.loss!r}")
         if not self.conditional:
             self.projection = False
         for name in ("latent_dim", "embedding_dim", "channels", "batch_size", "epochs", "log_every"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be an integer >= 1, got {value!r}")
+                raise UserError(f"`{name}` must be an integer >= 1, got {value!r}")
         if self.batch_size < 2:
-            raise ValueError(f"--batch-size must be >= 2 (batch norm needs two examples), got {self.batch_size}")
+            raise UserError(f"`batch_size` must be >= 2 (batch norm needs two examples), got {self.batch_size}")
         if not self.lr > 0:
-            raise ValueError(f"--lr must be > 0, got {self.lr}")
+            raise UserError(f"`lr` must be > 0, got {self.lr}")
         if not 0.0 <= self.lr_decay <= 1.0:
-            raise ValueError(f"--lr-decay must be in [0, 1], got {self.lr_decay}")
+            raise UserError(f"`lr_decay` must be in [0, 1], got {self.lr_decay}")
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
-            raise ValueError(f"--beta1 and --beta2 must be in [0, 1), got {self.betas}")
+            raise UserError(f"`beta1` and `beta2` must be in [0, 1), got {self.betas}")
         if not 0.0 <= self.ema_decay < 1.0:
-            raise ValueError(f"--ema-decay must be in [0, 1), got {self.ema_decay}")
+            raise UserError(f"`ema_decay` must be in [0, 1), got {self.ema_decay}")
         if self.seed < 0:
-            raise ValueError(f"--seed must be >= 0, got {self.seed}")
+            raise UserError(f"`seed` must be >= 0, got {self.seed}")
         if self.train_examples is not None and self.train_examples < self.batch_size:
-            raise ValueError(
-                f"--train-examples must be at least --batch-size ({self.batch_size}), got {self.train_examples}"
+            raise UserError(
+                f"`train_examples` must be at least `batch_size` ({self.batch_size}), got {self.train_examples}"
             )
 
     @property

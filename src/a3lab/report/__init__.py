@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from a3lab import __version__
+from a3lab.errors import UserError
 from a3lab.report.browser import browser_check, find_chromium
 from a3lab.report.claims import CLAIMS, Claim, Verdict, judge
 from a3lab.report.render import document, to_html, to_markdown
@@ -210,10 +211,10 @@ def build_report(
     import torch
 
     if preset not in PRESETS:
-        raise ValueError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+        raise UserError(f"`preset` must be one of {', '.join(PRESETS)}, got {preset!r}")
     unknown = set(only or ()) - set(SECTION_NAMES)
     if unknown:
-        raise ValueError(f"--only: unknown section(s) {', '.join(sorted(unknown))}; known: {', '.join(SECTION_NAMES)}")
+        raise UserError(f"`only`: unknown section(s) {', '.join(sorted(unknown))}; known: {', '.join(SECTION_NAMES)}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     records: dict[str, dict] = {}
