@@ -28,6 +28,10 @@ split) and saves it atomically first.
 Modules: `models` (configs, the four networks, `build_model`), `training` (counting, `evaluate`,
 `train_classifier`, saving and loading, the domain CNN), `compare` (the comparison table, its plot and the
 report's experiment). Everything public is importable from `a3lab.classifiers`.
+
+Part B of Problem 1 lives beside them, imported by module: `video_data`, `video_models`, `video` (clips of
+items, four ways to combine frames over time) and `captions_data`, `captions_models`, `captions` (strips of
+items and four ways to caption them).
 """
 
 from __future__ import annotations

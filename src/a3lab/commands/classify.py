@@ -86,6 +86,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     seq.add_argument("--threads", type=thread_count, default=None, help="torch CPU threads (default: torch's choice)")
     add_common(seq)
     seq.set_defaults(func=cmd_sequences)
+    _register_video(actions)
+    _register_captions(actions)
 
 
 def _add_training_flags(p: argparse.ArgumentParser) -> None:
@@ -241,4 +243,92 @@ def cmd_sequences(args: argparse.Namespace) -> int:
     plot = plot_sequences(result, out / "sequences_accuracy_vs_length.png")
     print(format_table(result))
     print(f"wrote {record} and {plot}")
+    return 0
+
+
+def _register_video(actions: argparse._SubParsersAction) -> None:
+    video = actions.add_parser("video", help="clips of MNIST items: mean-pooled CNN, CNN+GRU, 3-D CNN, transformer")
+    video.add_argument("--preset", choices=["quick", "full"], default="quick", help="work budget (default: quick)")
+    video.add_argument("--dataset", choices=DATASET_CHOICES, default="mnist", help="items (default: mnist)")
+    video.add_argument(
+        "--tasks", nargs="+", choices=["first", "direction", "increasing", "max", "sum"], default=None,
+        help="(default: the preset's)",
+    )  # fmt: skip
+    video.add_argument(
+        "--models", nargs="+", choices=["mean_pool", "gru", "c3d", "transformer"], default=None, help="(default: all)"
+    )
+    video.add_argument("--length", type=positive_int, default=None, help="frames per training clip T (default: preset)")
+    video.add_argument("--steps", type=positive_int, default=None, help="training steps per model (default: preset)")
+    video.add_argument("--out", default="runs/video", help="folder for video.json and the plot (default: %(default)s)")
+    video.add_argument("--threads", type=thread_count, default=None, help="torch CPU threads (default: torch's choice)")
+    add_common(video)
+    video.set_defaults(func=cmd_video)
+
+
+def cmd_video(args: argparse.Namespace) -> int:
+    from a3lab.classifiers.video import PRESETS, VideoConfig, format_table, plot_video, run_video
+    from a3lab.utils import resolve_device, write_json
+
+    _set_threads(args.threads)
+    overrides = {**PRESETS[args.preset], "dataset": args.dataset}
+    for name in ("tasks", "models", "length", "steps"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
+    result = run_video(VideoConfig(seed=args.seed, **overrides), resolve_device(args.device))
+    out = Path(args.out)
+    record = write_json({"preset": args.preset, **result}, out / "video.json")
+    plot = plot_video(result, out / "video_accuracy_vs_length.png")
+    print(format_table(result))
+    print(f"wrote {record} and {plot}")
+    return 0
+
+
+def _register_captions(actions: argparse._SubParsersAction) -> None:
+    cap = actions.add_parser("captions", help="caption strips of items: Show-Attend-Tell, per-position, CTC, CRNN")
+    sub = cap.add_subparsers(dest="captions_action", metavar="<train|predict>", required=True)
+    train = sub.add_parser("train", help="train and test every model; leave a run folder of the best")
+    train.add_argument("--dataset", choices=DATASET_CHOICES, default="mnist", help="(default: mnist)")
+    train.add_argument("--preset", choices=["quick", "full"], default="quick", help="work budget (default: quick)")
+    train.add_argument("--steps", type=positive_int, default=None, help="training steps per model (default: preset)")
+    train.add_argument(
+        "--models", nargs="+", choices=["show_tell", "per_position", "ctc", "crnn"], default=None,
+        help="(default: all)",
+    )  # fmt: skip
+    train.add_argument("--out", required=True, help="run folder: best model, every model's results, examples")
+    train.add_argument("--force", action="store_true", help="write into a non-empty --out folder")
+    train.add_argument("--threads", type=thread_count, default=None, help="torch CPU threads (default: torch's choice)")
+    add_common(train)
+    train.set_defaults(func=cmd_captions_train)
+    predict = sub.add_parser("predict", help="caption the strips of an .npz file with a run's best model")
+    predict.add_argument("run", help="a run folder written by `classify captions train`")
+    predict.add_argument("--images", required=True, help="an .npz file with uint8 `images` [N, 28, 28*L], L <= 8")
+    predict.add_argument("--json", action="store_true", help="print a JSON list instead of one caption per line")
+    add_common(predict, seed=False)
+    predict.set_defaults(func=cmd_captions_predict)
+
+
+def cmd_captions_train(args: argparse.Namespace) -> int:
+    from a3lab.classifiers.captions import PRESETS, CaptionConfig, check_out_dir, format_table, run_captions, save_run
+    from a3lab.utils import resolve_device
+
+    _set_threads(args.threads)
+    out = check_out_dir(args.out, args.force)
+    overrides = {**PRESETS[args.preset], "dataset": args.dataset}
+    for name in ("steps", "models"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
+    config = CaptionConfig(seed=args.seed, **overrides)
+    results, trained = run_captions(config, resolve_device(args.device))
+    paths = save_run(results, trained, out)
+    print(format_table(results))
+    print(f"best model: {json.loads(paths['run'].read_text())['model']}; wrote {out}")
+    return 0
+
+
+def cmd_captions_predict(args: argparse.Namespace) -> int:
+    from a3lab.classifiers.captions import predict_captions
+    from a3lab.utils import resolve_device
+
+    captions = predict_captions(args.run, args.images, resolve_device(args.device))
+    print(json.dumps(captions) if args.json else "\n".join(captions))
     return 0

@@ -1,0 +1,359 @@
+"""Problem 1, captions: is an RNN "ideal to understand what is happening in an image, e.g. to caption it"?
+
+Legend: N strips, B batch, L items per strip, W = 28 L.
+
+Every model of `captions_models` is trained on strips of 1..4 items (one length per step, drawn uniformly)
+for a fixed number of steps, then tested on fresh strips of the test split with 1..8 items: exact-caption
+accuracy and word error rate per length, summarised over the seen lengths 1..4 and the unseen 5..8.
+
+`train_captions` leaves a run folder: the best model's weights (`model.pt`) and settings (`run.json`), every
+model's results (`results.json`) and a figure of example strips with each model's captions (`examples.png`).
+`predict_captions` reads that folder back and captions a user's strips.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from a3lab.classifiers.captions_data import caption, caption_metrics, read_strips, strip_sets, words
+from a3lab.classifiers.captions_models import MODELS, RECURRENT, CaptionModelConfig, StripEncoder, build_caption_model
+from a3lab.classifiers.video import fit, warmup_cosine
+from a3lab.errors import CheckpointError, OutputError, TrainingDiverged, UserError
+from a3lab.utils import atomic_torch_save, progress, resolve_device, save_figure, seed_everything, write_json
+
+SEEN = (1, 2, 3, 4)
+UNSEEN = (5, 6, 7, 8)
+
+
+@dataclass
+class CaptionConfig:
+    """One captions experiment: data set, models, work budget and test sizes."""
+
+    dataset: str = "mnist"
+    """mnist or fashion-mnist"""
+    models: tuple[str, ...] = MODELS
+    """models: show_tell, per_position, ctc, crnn"""
+    steps: int = 1500
+    """optimisation steps per model"""
+    batch_size: int = 32
+    """strips per step"""
+    lr: float = 2e-3
+    """peak AdamW learning rate (warm-up, cosine decay to 0)"""
+    pretrain_steps: int = 400
+    """steps of the shared encoder on single items (batch 128) before the caption models train"""
+    train_per_length: int = 10000
+    """training strips of each length 1..4 (drawn once, sampled with replacement)"""
+    test_per_length: int = 500
+    """test strips of each length 1..8"""
+    model: CaptionModelConfig = field(default_factory=CaptionModelConfig)
+    """model sizes (beam size of show_tell included)"""
+    seed: int = 0
+    """seeds the strips, the weights and the batch order"""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.model, dict):
+            self.model = CaptionModelConfig(**self.model)
+        self.models = tuple(self.models)
+        words(self.dataset)
+        bad = [m for m in self.models if m not in MODELS]
+        if bad or not self.models:
+            raise UserError(f"`models` must be one or more of {', '.join(MODELS)}, got {list(self.models)}")
+        for name in ("steps", "batch_size", "train_per_length", "test_per_length", "pretrain_steps"):
+            if getattr(self, name) < 1:
+                raise UserError(f"`{name}` must be >= 1, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise UserError(f"`lr` must be > 0, got {self.lr}")
+        if self.seed < 0:
+            raise UserError(f"`seed` must be >= 0, got {self.seed}")
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "quick": {"steps": 200, "pretrain_steps": 300, "train_per_length": 3000, "test_per_length": 200},
+    "full": {"steps": 1200, "pretrain_steps": 800, "train_per_length": 15000, "test_per_length": 500},
+}
+"""CaptionConfig overrides of each preset."""
+
+
+def pretrain_encoder(dataset: str, config: CaptionConfig, device: torch.device) -> tuple[StripEncoder, float]:
+    """The shared encoder, trained to classify single items (a strip of one); returns it and its test accuracy.
+
+    Every caption model starts from it, so the comparison is about how each model turns columns into words,
+    not about who learns to recognise items fastest.
+    """
+    from a3lab.data import load_images
+
+    seed_everything(config.seed)
+    encoder = StripEncoder(config.model)
+    net = nn.Sequential(encoder, nn.Flatten(), nn.Linear(7 * config.model.feature_dim, 10)).to(device)
+    images, labels = load_images(dataset, train=True)
+    fit(net, images.unsqueeze(1), labels, config.pretrain_steps, 128, config.lr, config.seed, f"{dataset} encoder")
+    test_images, test_labels = load_images(dataset, train=False)
+    with torch.inference_mode():
+        net.eval()
+        logits = torch.cat([net(x.to(device).unsqueeze(1).float() / 255.0) for x in test_images.split(1000)])
+        acc = (logits.argmax(1).cpu() == test_labels).float().mean().item()
+    return encoder.cpu(), acc
+
+
+def fit_captioner(
+    model: nn.Module, train: dict[int, tuple[torch.Tensor, torch.Tensor]], config: CaptionConfig, desc: str = ""
+) -> dict[str, Any]:
+    """AdamW on the model's own loss, one strip length per step; losses stay on the device until the end.
+
+    Returns {"steps", "steps_planned", "final_loss" (mean of the last 10% of steps), "train_seconds",
+    "train_cpu_seconds" (this process's CPU time: the work, nearly independent of other load)}.
+    """
+    g = torch.Generator().manual_seed(config.seed)
+    device = next(model.parameters()).device
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-4)
+    sched = warmup_cosine(opt, config.steps)
+    lengths = sorted(train)
+    losses = torch.zeros(config.steps, device=device)
+    model.train()
+    t0, cpu0, done = time.perf_counter(), time.process_time(), 0
+    for step in progress(range(config.steps), desc=desc):
+        strips, classes = train[lengths[int(torch.randint(0, len(lengths), (1,), generator=g))]]
+        idx = torch.randint(0, len(strips), (config.batch_size,), generator=g)
+        x = strips[idx].to(device).unsqueeze(1).float().div_(255.0)  # (B, 1, 28, W)
+        loss = model.loss(x, classes[idx].to(device))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        losses[step] = loss.detach()
+        done += 1
+    final = losses[-max(1, config.steps // 10) :].mean().item()
+    if not math.isfinite(final):
+        raise TrainingDiverged(f"{desc}: the loss became {final}; try a smaller `lr`")
+    return {
+        "steps": done,
+        "steps_planned": config.steps,
+        "final_loss": final,
+        "train_seconds": time.perf_counter() - t0,
+        "train_cpu_seconds": time.process_time() - cpu0,
+    }
+
+
+@torch.inference_mode()
+def predict_strips(model: nn.Module, strips: torch.Tensor, batch_size: int = 250, **kw) -> list[list[int]]:
+    """Captions (class lists) of uint8 strips `[N, 28, W]`, in eval mode."""
+    model.eval()
+    device = next(model.parameters()).device
+    out: list[list[int]] = []
+    for start in range(0, len(strips), batch_size):
+        x = strips[start : start + batch_size].to(device).unsqueeze(1).float().div_(255.0)
+        out += model.predict(x, **kw)
+    return out
+
+
+def evaluate_captioner(model: nn.Module, tests: dict[int, tuple], **kw) -> dict[str, Any]:
+    """Exact accuracy and WER per length, and their means over seen (1..4) and unseen (5..8) lengths."""
+    by_length = {str(n): caption_metrics(predict_strips(model, x, **kw), y) for n, (x, y) in tests.items()}
+    out: dict[str, Any] = {"by_length": by_length}
+    for name, group in (("seen", SEEN), ("unseen", UNSEEN)):
+        rows = [by_length[str(n)] for n in group if str(n) in by_length]
+        for metric in ("exact", "wer"):
+            out[f"{metric}_{name}"] = sum(r[metric] for r in rows) / len(rows) if rows else None
+    return out
+
+
+def run_captions(config: CaptionConfig, device: str | torch.device = "cpu") -> tuple[dict[str, Any], dict]:
+    """Train and test every model. Returns (results, {model: trained module}).
+
+    results: {"config", "dataset", "recurrent", "encoder_accuracy", "models": {model: {"exact_seen",
+    "exact_unseen", "wer_seen", "wer_unseen", "by_length": {str(L): {"exact", "wer"}}, "params", "steps",
+    "steps_planned", "final_loss", "train_seconds", "train_cpu_seconds"}}}, "examples"; the models include
+    "show_tell_greedy" (the show_tell weights decoded greedily) when show_tell ran.
+    """
+    device = resolve_device(device) if isinstance(device, str) else device
+    train = strip_sets(config.dataset, True, SEEN, config.train_per_length, config.seed)
+    tests = strip_sets(config.dataset, False, SEEN + UNSEEN, config.test_per_length, config.seed)
+    encoder, encoder_acc = pretrain_encoder(config.dataset, config, device)
+    results: dict[str, Any] = {"config": asdict(config), "dataset": config.dataset, "recurrent": list(RECURRENT)}
+    results["encoder_accuracy"], results["models"], trained = encoder_acc, {}, {}
+    for kind in config.models:
+        seed_everything(config.seed)
+        model = build_caption_model(kind, config.model)
+        model.encoder.load_state_dict(encoder.state_dict())
+        model.to(device)
+        details = fit_captioner(model, train, config, desc=f"{config.dataset} {kind}")
+        details["params"] = sum(p.numel() for p in model.parameters())
+        results["models"][kind] = {**evaluate_captioner(model, tests), **details}
+        if kind == "show_tell":
+            results["models"]["show_tell_greedy"] = {**evaluate_captioner(model, tests, beam_size=1), **details}
+        trained[kind] = model
+    results["examples"] = _examples(trained, tests, config.dataset)
+    return results, trained
+
+
+def _examples(trained: dict[str, nn.Module], tests: dict[int, tuple], dataset: str) -> list[dict[str, Any]]:
+    """One test strip of each of a few lengths, its true caption and each model's."""
+    rows = []
+    for n in (2, 4, 6, 8):
+        if n not in tests:
+            continue
+        strips, classes = tests[n]
+        row = {"length": n, "truth": caption(classes[0], dataset), "captions": {}}
+        for kind, model in trained.items():
+            row["captions"][kind] = caption(predict_strips(model, strips[:1])[0], dataset)
+        rows.append(row)
+    return rows
+
+
+def best_model(results: dict[str, Any]) -> str:
+    """The trained model with the highest exact accuracy on seen lengths (unseen lengths break ties)."""
+    models = {k: v for k, v in results["models"].items() if k in MODELS}
+    return max(models, key=lambda k: (models[k]["exact_seen"], models[k]["exact_unseen"] or 0.0))
+
+
+# ----------------------------------------------------------------------------- the run folder
+
+
+def check_out_dir(out: str | os.PathLike, force: bool) -> Path:
+    """The run folder, refused when it exists with files in it unless `force`."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise OutputError(f"{out}: folder is not empty; pass --force to write into it")
+    return out
+
+
+def save_run(results: dict[str, Any], trained: dict[str, nn.Module], out: str | os.PathLike) -> dict[str, Path]:
+    """Write the best model's weights and settings, every model's results and the examples figure."""
+    out = Path(out)
+    kind = best_model(results)
+    config = results["config"]
+    atomic_torch_save({k: v.cpu() for k, v in trained[kind].state_dict().items()}, out / "model.pt")
+    run = {"format": 1, "dataset": results["dataset"], "model": kind, "model_config": config["model"]}
+    paths = {"run": write_json(run, out / "run.json"), "weights": out / "model.pt"}
+    paths["results"] = write_json({k: v for k, v in results.items()}, out / "results.json")
+    paths["examples"] = plot_examples(results, out / "examples.png")
+    return paths
+
+
+def load_run(folder: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[nn.Module, str]:
+    """The best model of a run folder, in eval mode, and its data set.
+
+    Raises:
+        CheckpointError: the folder lacks run.json or model.pt, or they do not match.
+    """
+    import json
+
+    folder = Path(folder)
+    run_file, weights = folder / "run.json", folder / "model.pt"
+    if not run_file.is_file() or not weights.is_file():
+        raise CheckpointError(f"{folder}: not a captions run folder (needs run.json and model.pt)")
+    try:
+        run = json.loads(run_file.read_text())
+        model = build_caption_model(run["model"], CaptionModelConfig(**run["model_config"]))
+        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    except (json.JSONDecodeError, KeyError, TypeError, RuntimeError, UserError) as e:
+        raise CheckpointError(f"{folder}: damaged or mismatched run ({type(e).__name__}: {e})") from None
+    return model.to(device).eval(), run["dataset"]
+
+
+def predict_captions(folder: str | os.PathLike, images_file: str, device: str | torch.device = "cpu") -> list[str]:
+    """Caption every strip of a user's .npz file (uint8 `images` `[N, 28, 28 L]`, L <= 8) with a run's model."""
+    strips = read_strips(images_file)
+    model, dataset = load_run(folder, device)
+    return [caption(c, dataset) for c in predict_strips(model, strips)]
+
+
+# ----------------------------------------------------------------------------- tables and figures
+
+
+def format_table(results: dict[str, Any]) -> str:
+    """Exact-caption accuracy (%) per length, seen / unseen means and WER, one row per model."""
+    lengths = [str(n) for n in SEEN + UNSEEN]
+    head = f"  {'model':<17}" + "".join(f"{'L=' + n:>7}" for n in lengths)
+    lines = [
+        f"{results['dataset']}: exact-caption accuracy (%), trained on 1..4 items",
+        head + "   1..4   5..8  WER 1..4 WER 5..8",
+    ]
+    for kind, r in results["models"].items():
+        cells = "".join(f"{100 * r['by_length'][n]['exact']:>7.1f}" for n in lengths if n in r["by_length"])
+        means = f"{100 * r['exact_seen']:>7.1f}{100 * (r['exact_unseen'] or 0):>7.1f}"
+        wers = f"{100 * r['wer_seen']:>9.1f}{100 * (r['wer_unseen'] or 0):>9.1f}"
+        lines.append(f"  {kind:<17}{cells}{means}{wers}")
+    return "\n".join(lines)
+
+
+def plot_examples(results: dict[str, Any], path: str | os.PathLike) -> Path:
+    """Example test strips (redrawn from the results' seeds) with the true caption and each model's."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    config = results["config"]
+    rows = results["examples"]
+    tests = strip_sets(
+        results["dataset"], False, tuple(r["length"] for r in rows), config["test_per_length"], config["seed"]
+    )
+    fig, axes = plt.subplots(len(rows), 1, figsize=(9, 1.9 * len(rows)), squeeze=False, constrained_layout=True)
+    for ax, row in zip(axes[:, 0], rows):
+        ax.imshow(tests[row["length"]][0][0].numpy(), cmap="gray")
+        text = [f"truth: {row['truth']}"] + [f"{k}: {c}" for k, c in row["captions"].items()]
+        ax.set_title("\n".join(text), fontsize=7, loc="left")
+        ax.set_axis_off()
+    fig.suptitle(f"{results['dataset']}: example test strips and captions")
+    return save_figure(fig, path)
+
+
+def report_experiment(
+    preset: str, out_dir: str | os.PathLike, device: str | torch.device = "cpu", seed: int = 0
+) -> dict[str, Any]:
+    """Problem 1 (captions) for the report: every model on MNIST and Fashion-MNIST strips.
+
+    Writes `captions_<dataset>.json` and `captions_examples_<dataset>.png` into `out_dir`. Returns {"images",
+    "preset_note", "budget", "recurrent", "encoder_accuracy": {dataset: single-item test accuracy},
+    "datasets": {dataset: {model: {"exact_seen", "exact_unseen", "wer_seen", "wer_unseen", "by_length",
+    "params", "steps", "steps_planned"}}}}.
+    """
+    if preset not in PRESETS:
+        raise UserError(f"`preset` must be one of {', '.join(PRESETS)}, got {preset!r}")
+    out_dir = Path(out_dir)
+    images, datasets, encoder_accuracy = [], {}, {}
+    for dataset in ("mnist", "fashion-mnist"):
+        config = CaptionConfig(dataset=dataset, seed=seed, **PRESETS[preset])
+        results, _ = run_captions(config, device)
+        write_json(results, out_dir / f"captions_{dataset}.json")
+        image = f"captions_examples_{dataset}.png"
+        plot_examples(results, out_dir / image)
+        images.append(image)
+        keys = ("exact_seen", "exact_unseen", "wer_seen", "wer_unseen", "by_length", "params", "steps", "steps_planned")
+        datasets[dataset] = {k: {f: r[f] for f in keys} for k, r in results["models"].items()}
+        encoder_accuracy[dataset] = results["encoder_accuracy"]
+    runs = [r for models in datasets.values() for k, r in models.items() if k in MODELS]
+    budget = {
+        "work": f"per data set: encoder {config.pretrain_steps:,} steps, then {len(config.models)} models x "
+        f"{config.steps:,} steps of {config.batch_size} strips",
+        "unit": "steps",
+        "planned": 2 * config.pretrain_steps + sum(r["steps_planned"] for r in runs),
+        "done": 2 * config.pretrain_steps + sum(r["steps"] for r in runs),
+        "images": 2 * len(SEEN) * config.train_per_length,
+        "stopped": None,
+    }
+    note = (
+        f"{preset} preset, per data set and model: {config.steps} AdamW steps of {config.batch_size} strips of "
+        f"1..4 items ({config.train_per_length} training strips per length); {config.test_per_length} test "
+        "strips per length 1..8"
+    )
+    return {
+        "images": images,
+        "preset_note": note,
+        "budget": budget,
+        "recurrent": list(RECURRENT),
+        "encoder_accuracy": encoder_accuracy,
+        "datasets": datasets,
+    }
