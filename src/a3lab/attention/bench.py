@@ -506,78 +506,100 @@ def _summarise(cfg: BenchConfig, cells: dict, skipped: dict, methods: list[str],
     rows = []
     for (method, n), c in sorted(cells.items(), key=lambda kv: (kv[0][1], cfg.methods.index(kv[0][0]))):
         kind, backend = label_backend(method)
-        rows.append(
-            {
-                "n": n,
-                "method": kind,
-                "backend": backend,
-                "forward_ms": c.forward_ms,
-                "forward_backward_ms": c.forward_backward_ms,
-                "peak_mb": c.peak_mb,
-                "note": c.note,
-            }
-        )
+        rows.append({"device": cfg.device, "clock": cfg.clock, "n": n, "method": kind, "backend": backend,
+                     "forward_ms": c.forward_ms, "forward_backward_ms": c.forward_backward_ms, "peak_mb": c.peak_mb,
+                     "note": c.note})  # fmt: skip
 
-    def ms(method: str, n: int) -> float | None:
+    def ms(method: str, n: int, key: str = "forward_ms") -> float | None:
         c = cells.get((method, n))
-        return c.forward_ms if c else None
+        return getattr(c, key) if c else None
 
     slopes = {}
     for method in methods:
-        points = [(n, ms(method, n)) for n in cfg.sizes if ms(method, n)]
-        slope = fit_slope(points)
+        slope = fit_slope([(n, ms(method, n)) for n in cfg.sizes if ms(method, n)])
         if slope is not None:
             slopes[method] = round(slope, 3)
     gflops = matmul_gflops(cfg.matmul_size, device=cfg.device, clock=cfg.clock)
-    band_gflops = {}
-    for method in methods:
-        if method in BAND_METHODS:
-            timed = [n for n in cfg.sizes if ms(method, n)]
-            if timed:
-                n = max(timed)
-                band_gflops[method] = round(band_flops(n, cfg) / (ms(method, n) / 1e3) / 1e9, 2)
-
-    ours = [m for m in SLIDING if m in methods]
     best_by_n = {}
     for n in cfg.sizes:
-        timed = [(ms(m, n), m) for m in ours if ms(m, n)]
+        timed = [(ms(m, n), m) for m in SLIDING if m in methods and ms(m, n)]
         if timed:
             best_by_n[n] = min(timed)
-    speedup_vs_full, speedup_vs_hf, speedup_vs_flex = {}, {}, {}
+    return {
+        "config": asdict(cfg),
+        "device": cfg.device,
+        "rows": rows,
+        "skipped": skipped,
+        "slopes": slopes,
+        "matmul_gflops": round(gflops, 2),
+        "band_gflops": _band_gflops(cfg, methods, ms, "forward_ms", 1),
+        "band_gflops_forward_backward": _band_gflops(cfg, methods, ms, "forward_backward_ms", FORWARD_BACKWARD_FLOPS),
+        "hf": _hf_check(cfg),
+        **_speedups(best_by_n, ms),
+        "forward_backward_vs_hf": _forward_backward_vs_hf(cfg, ms),
+        "best_sliding": {str(n): m for n, (_, m) in best_by_n.items()},
+        "compile_s": _compile_seconds(cells),
+        "threads": torch.get_num_threads(),
+        "memory_method": memory_method,
+    }
+
+
+FORWARD_BACKWARD_FLOPS = 3
+"""Forward + backward FLOPs over the forward's: the backward's four matmuls (dV, dP, dQ, dK) are twice the
+forward's two (q k^T, p v); a recomputation of the scores is not counted as useful work."""
+
+
+def _band_gflops(cfg: BenchConfig, methods: list[str], ms: Callable, key: str, factor: int) -> dict[str, float]:
+    """{band method: useful GFLOP/s at its largest timed N}, `factor` times the forward's FLOPs."""
+    result = {}
+    for method in (m for m in methods if m in BAND_METHODS):
+        timed = [n for n in cfg.sizes if ms(method, n, key)]
+        if timed:
+            n = max(timed)
+            result[method] = round(factor * band_flops(n, cfg) / (ms(method, n, key) / 1e3) / 1e9, 2)
+    return result
+
+
+def _speedups(best_by_n: dict, ms: Callable) -> dict[str, dict]:
+    """Forward time of full SDPA, HF and FlexAttention over our best sliding window's, per N."""
+    speedups: dict[str, dict] = {"speedup_vs_full": {}, "speedup_vs_hf": {}, "speedup_vs_flex": {}}
     for n, (t, _) in best_by_n.items():
         full, hf, flex = ms("full", n), ms("hf-longformer", n), ms("sliding-flex", n)
         if full:
-            speedup_vs_full[str(n)] = round(full / t, 2)
-        speedup_vs_hf[str(n)] = round(hf / t, 2) if hf else None
+            speedups["speedup_vs_full"][str(n)] = round(full / t, 2)
+        speedups["speedup_vs_hf"][str(n)] = round(hf / t, 2) if hf else None
         if flex:
-            speedup_vs_flex[str(n)] = round(flex / t, 2)
+            speedups["speedup_vs_flex"][str(n)] = round(flex / t, 2)
+    return speedups
 
+
+def _forward_backward_vs_hf(cfg: BenchConfig, ms: Callable) -> dict[str, float]:
+    """HF's forward + backward time over our faster band's (blocked or matmul), per N where both ran."""
+    result = {}
+    for n in cfg.sizes:
+        ours = [t for m in ("sliding-blocked", "sliding-matmul") if (t := ms(m, n, "forward_backward_ms"))]
+        theirs = ms("hf-longformer", n, "forward_backward_ms")
+        if ours and theirs:
+            result[str(n)] = round(theirs / min(ours), 2)
+    return result
+
+
+def _compile_seconds(cells: dict) -> dict[str, float]:
+    """FlexAttention's first call per N (block mask and compilation), seconds."""
+    return {
+        str(n): round(c.first_call_ms / 1e3, 2)
+        for (method, n), c in cells.items()
+        if method == "sliding-flex" and c.first_call_ms is not None
+    }
+
+
+def _hf_check(cfg: BenchConfig) -> dict:
     hf = {"installed": hf_installed(), "max_abs_diff": None}
     if hf["installed"] and "hf-longformer" in cfg.methods:
         n = cfg.hf_check_n - cfg.hf_check_n % (2 * cfg.window) or 2 * cfg.window
         hf["max_abs_diff"] = hf_max_abs_diff(cfg, n)
         hf["check_n"] = n
-    compile_s = {
-        str(n): round(c.first_call_ms / 1e3, 2)
-        for (method, n), c in cells.items()
-        if method == "sliding-flex" and c.first_call_ms is not None
-    }
-    return {
-        "config": asdict(cfg),
-        "rows": rows,
-        "skipped": skipped,
-        "slopes": slopes,
-        "matmul_gflops": round(gflops, 2),
-        "band_gflops": band_gflops,
-        "hf": hf,
-        "speedup_vs_full": speedup_vs_full,
-        "speedup_vs_hf": speedup_vs_hf,
-        "speedup_vs_flex": speedup_vs_flex,
-        "best_sliding": {str(n): m for n, (_, m) in best_by_n.items()},
-        "compile_s": compile_s,
-        "threads": torch.get_num_threads(),
-        "memory_method": memory_method,
-    }
+    return hf
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -606,6 +628,14 @@ def format_table(result: dict) -> str:
     for method, reason in result["skipped"].items():
         lines.append(f"{'':>6}  {method}: {reason}")
     lines.append("")
+    lines += _summary_lines(result)
+    return "\n".join(lines)
+
+
+def _summary_lines(result: dict) -> list[str]:
+    """Slopes, GFLOP/s, the HF check, speed-ups and memory method under the table."""
+    cfg = result["config"]
+    lines = []
     lines.append(
         "log-log slope of forward time against N (2k..16k): "
         + ", ".join(f"{m} {s:.2f}" for m, s in result["slopes"].items())
@@ -616,6 +646,19 @@ def format_table(result: dict) -> str:
             f"{m} {g:.1f} GFLOP/s ({100 * g / result['matmul_gflops']:.0f}%)" for m, g in result["band_gflops"].items()
         )
     )
+    if result.get("band_gflops_forward_backward"):
+        lines.append(
+            f"forward+backward ({FORWARD_BACKWARD_FLOPS}x the forward's FLOPs), band at the largest N: "
+            + ", ".join(
+                f"{m} {g:.1f} GFLOP/s ({100 * g / result['matmul_gflops']:.0f}%)"
+                for m, g in result["band_gflops_forward_backward"].items()
+            )
+        )
+    if result.get("forward_backward_vs_hf"):
+        lines.append(
+            "best band forward+backward speedup vs hf: "
+            + ", ".join(f"N={n}: {s:.2f}x" for n, s in result["forward_backward_vs_hf"].items())
+        )
     hf = result["hf"]
     if not hf["installed"]:
         lines.append("HF transformers: not installed (pip install 'a3lab[bench]')")
@@ -636,7 +679,7 @@ def format_table(result: dict) -> str:
             + ", ".join(f"N={n}: {s:.1f}" for n, s in result["compile_s"].items())
         )
     lines.append(f"memory: {result['memory_method']}")
-    return "\n".join(lines)
+    return lines
 
 
 def plot(result: dict, out_dir: Path) -> list[str]:

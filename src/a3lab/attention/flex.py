@@ -3,7 +3,7 @@
 Legend: B batch, H heads, N tokens, D head dim, W one-sided window, d dilation.
 
 Paper: Beltagy et al. 2020 (Longformer). FlexAttention must be compiled to be fast (the first call per shape
-compiles, seconds to a minute on CPU); its block mask is built once per shape and options and cached.
+compiles, which takes long on CPU); its block mask is built once per shape and options and cached.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def flex_block_mask(
 ):
     """The FlexAttention `BlockMask` of the sliding-window contract, built once per shape and masks, cached.
 
-    Building it costs seconds on CPU for long sequences, so it is kept (LRU, 16 entries) keyed on the shape,
+    Building it is slow on CPU for long sequences, so it is kept (LRU, 16 entries) keyed on the shape,
     the options and the contents of the masks.
 
     Shapes: masks bool `[B, N]`.

@@ -130,10 +130,10 @@ def full_attention(
 def default_block_size(window: int, n: int, grad: bool = False) -> int:
     """Query block C: each block sees C + 2W keys, of which 2W + 1 per query are in the band.
 
-    Smaller blocks waste less work ((C + 2W) / (2W + 1) - 1) but make smaller kernels. On CPU the forward is
-    fastest at W / 4 and forward + backward at W / 2 (the backward sums the overlapping key windows, which
-    grow as C shrinks); at least 16. Measured on the shared 2-core CPU, 1 thread, B=1 H=12 D=64 W=128
-    N=4096: forward C=16/32/64: 311/241/363 ms; forward+backward C=32/64/128/256: 1.60/1.12/1.18/1.44 s.
+    Smaller blocks waste less work ((C + 2W) / (2W + 1) - 1) but make smaller matmuls. On CPU the forward
+    is fastest near W / 4 and forward + backward near W / 2, where the backward's matmuls of C x L scores
+    are large enough to run near the machine's matmul speed; at least 16. The measurements behind these
+    choices are in docs/attention.md.
     """
     return max(1, min(n, max(16, window // 2 if grad else window // 4)))
 
@@ -323,7 +323,7 @@ def _masked_sdpa(
 
 
 _CPU_FLASH = hasattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu")
-_BACKWARD_SCORES = 1 << 16
+_BACKWARD_SCORES = 1 << 18
 """Scores per step of `_MaskedAttention.backward` (a few blocks of one head): they stay in cache."""
 
 

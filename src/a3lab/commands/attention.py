@@ -100,10 +100,24 @@ def _register_bench(actions: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-backward", action="store_true", help="skip the forward+backward timing")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocess")
+    _add_sweep_arguments(p)
     p.add_argument("--out", default="runs/attention_bench", help="folder for JSON and plots (default: %(default)s)")
     p.add_argument("--force", action="store_true", help="replace the results already in --out")
     add_common(p)
     p.set_defaults(func=cmd_bench)
+
+
+def _add_sweep_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--sweep",
+        action="store_true",
+        help="the device sweep (always on CUDA): forward and forward+backward, each of --dtypes and --windows, "
+        "interleaved rounds (--repeats, default 5), peak memory, exactness at N <= 4096",
+    )
+    p.add_argument("--windows", type=_sizes, default=(128, 256), help="sweep: one-sided windows (default: 128,256)")
+    p.add_argument(
+        "--dtypes", type=_methods, default=("float32", "bfloat16"), help="sweep: dtypes (default: float32,bfloat16)"
+    )
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -112,6 +126,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from a3lab.attention.bench import format_table, hf_installed, plot, preset_config, run_benchmark
     from a3lab.utils import resolve_device, seed_everything, write_json
 
+    device = resolve_device(args.device)
+    if args.sweep or device.type == "cuda":
+        return _cmd_sweep(args, str(device))
     refuse_existing([Path(args.out) / "attention_bench.json"], args.force, folder=args.out)
     seed_everything(args.seed)
     overrides = dict(
@@ -124,7 +141,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         clock=args.clock,
         backward=not args.no_backward,
         memory=not args.no_memory,
-        device=str(resolve_device(args.device)),
+        device=str(device),
         seed=args.seed,
     )
     for name in ("sizes", "methods", "repeats"):
@@ -137,6 +154,31 @@ def cmd_bench(args: argparse.Namespace) -> int:
     images = plot(result, out)
     write_json({**result, "images": images, "hf_installed": hf_installed()}, out / "attention_bench.json")
     print(f"wrote {out / 'attention_bench.json'} and {', '.join(images)}")
+    return 0
+
+
+def _cmd_sweep(args: argparse.Namespace, device: str) -> int:
+    from a3lab.attention.sweep import SweepConfig, format_sweep, plot_sweep, run_sweep
+    from a3lab.utils import seed_everything, write_json
+
+    out = Path(args.out)
+    refuse_existing([out / "attention_sweep.json"], args.force, folder=args.out)
+    seed_everything(args.seed)
+    options = dict(windows=args.windows, dtypes=args.dtypes, heads=args.heads, head_dim=args.head_dim)
+    options.update(linformer_k=args.linformer_k, device=device, seed=args.seed)
+    options["extra"] = {"command": "a3lab attention bench --sweep"}
+    if args.sizes is not None:
+        options["sizes"] = args.sizes
+    if args.methods is not None:
+        options["methods"] = args.methods
+    if args.repeats is not None:
+        options["rounds"] = args.repeats
+    config = SweepConfig(**options)
+    result = run_sweep(config, on_group=lambda partial: write_json(partial, out / "attention_sweep.json"))
+    images = plot_sweep(result, out)
+    write_json({**result, "images": images}, out / "attention_sweep.json")
+    print(format_sweep(result))
+    print(f"wrote {out / 'attention_sweep.json'} and {', '.join(images)}")
     return 0
 
 
