@@ -44,16 +44,14 @@ def ours_train_rate(config: GANConfig, data, steps: int, warmup: int) -> float:
     """Images per second of a3lab's training step (data indexing and scaling included)."""
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(config, Path(tmp) / "run", progress_bar=False, data=data)
-        order, B = trainer.batches.order(), config.batch_size
-        times = []
-        for i in range(warmup + steps):
+        batches, times = iter(trainer.batches), []
+        for _ in range(warmup + steps):
             t0 = time.perf_counter()
-            idx = order[i * B : (i + 1) * B]
-            real = trainer.batches.normalise(trainer.batches.images[idx])  # (B, 1, 28, 28)
-            stats = trainer._step(real, trainer.batches.labels[idx])
+            real, labels = next(batches)  # (B, 1, 28, 28), (B,)
+            stats = trainer.train_step(real, labels)
             bool(torch.isfinite(stats).all())  # the loop's divergence check
             times.append(time.perf_counter() - t0)
-    return B / statistics.median(times[warmup:])
+    return config.batch_size / statistics.median(times[warmup:])
 
 
 def reference_train_rate(config: GANConfig, root: str | None, steps: int, warmup: int) -> float:

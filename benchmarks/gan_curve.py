@@ -30,12 +30,15 @@ from a3lab.utils import keep_freed_memory, save_figure, write_json
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset", choices=list(DATASETS), default="fashion-mnist")
-    p.add_argument("--arch", choices=["mlp", "dcgan"], default="dcgan")
+    p.add_argument("--arch", choices=["mlp", "dcgan"], default=None, help="default: the data set's best")
     cond = p.add_mutually_exclusive_group()
     cond.add_argument("--conditional", dest="conditional", action="store_true", default=True)
     cond.add_argument("--unconditional", dest="conditional", action="store_false")
-    p.add_argument("--projection", action="store_true", help="projection discriminator (conditional runs)")
-    p.add_argument("--loss", choices=["bce", "hinge"], default="bce")
+    proj = p.add_mutually_exclusive_group()
+    proj.add_argument("--projection", action="store_true", default=None, help="projection discriminator")
+    proj.add_argument("--no-projection", dest="projection", action="store_false", help="label concatenation")
+    p.add_argument("--loss", choices=["bce", "hinge"], default=None, help="default: the data set's best")
+    p.add_argument("--inception-n", type=int, default=None, help="also the Inception FID at this many images")
     p.add_argument("--channels", type=int, default=32, help="dcgan width")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-4)
@@ -63,7 +66,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             epochs=args.at[-1],
             seed=args.seed,
         )
-        args.eval_config = EvalConfig(n=args.n, seed=args.seed)
+        inception = {"inception": True, "inception_n": args.inception_n} if args.inception_n else {}
+        args.eval_config = EvalConfig(n=args.n, seed=args.seed, **inception)
     except ValueError as e:
         p.error(str(e))
     return args
@@ -92,6 +96,8 @@ def run_curve(args: argparse.Namespace) -> list[dict]:
                 "images_per_second": summary["images_per_second"],
                 **{k: result[k] for k in ("fid", "fid_floor", "fid_over_floor", "kid", "precision", "recall")},
                 "conditional_accuracy": result["conditional_accuracy"],
+                "inception_fid": result["inception_fid"],
+                "inception_n": result["inception_n"],
             }
         )
         print(format_row(rows[-1]), flush=True)
@@ -113,16 +119,18 @@ def setting(args: argparse.Namespace) -> dict:
 
 
 HEADER = (
-    "| epochs | train min | images/s | FID | FID/floor | KID | precision | recall | cond. acc |\n"
-    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    "| epochs | train min | images/s | FID | FID/floor | KID | precision | recall | cond. acc | Inception FID (n) |\n"
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 )
 
 
 def format_row(r: dict) -> str:
     acc = "-" if r["conditional_accuracy"] is None else f"{100 * r['conditional_accuracy']:.1f}%"
+    inception = "-" if r.get("inception_fid") is None else f"{r['inception_fid']:.2f} ({r['inception_n']})"
     return (
         f"| {r['epochs']:g} | {r['train_minutes']:.1f} | {r['images_per_second']:,.0f} | {r['fid']:.2f} "
-        f"| {r['fid_over_floor']:.1f}x | {r['kid']:.4f} | {r['precision']:.3f} | {r['recall']:.3f} | {acc} |"
+        f"| {r['fid_over_floor']:.1f}x | {r['kid']:.4f} | {r['precision']:.3f} | {r['recall']:.3f} | {acc} "
+        f"| {inception} |"
     )
 
 
@@ -147,7 +155,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     keep_freed_memory()
     kind = "cgan" if args.conditional else "gan"
-    title = f"{args.dataset}-{kind} {args.arch} (channels {args.channels}, {args.loss}, batch {args.batch_size})"
+    c = args.gan_config
+    title = f"{args.dataset}-{kind} {c.arch} (channels {c.channels}, {c.loss}, batch {c.batch_size})"
     print(title, flush=True)
     print(HEADER, flush=True)
     t0 = time.perf_counter()

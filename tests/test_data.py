@@ -122,6 +122,27 @@ def test_batches_resume_from_state() -> None:
     assert torch.equal(torch.cat([y for _, y in b]), expected)
 
 
+@pytest.mark.parametrize("stop_after", [0, 1, 2, 3])
+def test_batches_resume_mid_epoch_from_state(stop_after: int) -> None:
+    images = torch.zeros(30, 28, 28, dtype=torch.uint8)
+    labels = torch.arange(30)
+    straight = ImageBatches(images, labels, 8, seed=5, drop_last=True)
+    expected = [y for _ in range(2) for _, y in straight]  # two epochs of 3 batches
+    a = ImageBatches(images, labels, 8, seed=5, drop_last=True)
+    seen = [y for _, (_, y) in zip(range(stop_after), a)]  # stop part-way through epoch 1
+    state = a.state_dict()
+    # After the last batch the epoch ends only when the iteration does: a state saved then resumes to the end.
+    assert (state["epoch"], state["step"]) == (0, stop_after)
+    b = ImageBatches(images, labels, 8, seed=5, drop_last=True)
+    b.load_state_dict(state)
+    assert torch.equal(b.order(), a.order())  # the order stays put until the epoch ends
+    while len(seen) < len(expected):
+        seen += [y for _, y in b]
+    assert all(torch.equal(x, y) for x, y in zip(seen, expected)) and b.epoch == 2 and b.step == 0
+    with pytest.raises(ValueError, match="batch 9 of an epoch of 3"):
+        b.load_state_dict({**state, "step": 9})
+
+
 def test_bad_batch_size() -> None:
     with pytest.raises(ValueError, match="`batch_size`"):
         ImageBatches(torch.zeros(3, 28, 28, dtype=torch.uint8), torch.zeros(3, dtype=torch.long), batch_size=0)

@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from a3lab import cli
-from a3lab.data import ImageBatches
-from a3lab.errors import A3labError, CheckpointError, TrainingDiverged
+from a3lab.data import DATASETS, ImageBatches
+from a3lab.errors import A3labError, CheckpointError, TrainingDiverged, UserError
 from a3lab.gan import (
     GANConfig,
     Trainer,
@@ -32,7 +32,9 @@ from a3lab.gan import (
     train,
 )
 from a3lab.gan import models as gan_models
+from a3lab.gan.config import BEST_BY_DATASET, BEST_FIELDS
 from a3lab.gan.plots import tile
+from a3lab.gan.train import STAT_NAMES
 
 
 def without_timing(history: dict) -> dict:
@@ -78,15 +80,29 @@ def file_hash(path: Path) -> str:
         (dict(batch_size=1), "`batch_size`"),
         (dict(epochs=0), "`epochs`"),
         (dict(lr=0.0), "`lr`"),
+        (dict(discriminator_lr=-1.0), "`discriminator_lr`"),
         (dict(lr_decay=1.5), "`lr_decay`"),
         (dict(ema_decay=1.0), "`ema_decay`"),
         (dict(betas=(0.5, 1.0)), "`beta"),
         (dict(batch_size=64, train_examples=10), "`train_examples`"),
     ],
 )
-def test_config_rejects_bad_values_in_cli_terms(overrides, message):
-    with pytest.raises(ValueError, match=message):
+def test_config_rejects_bad_values_naming_the_field(overrides, message):
+    with pytest.raises(UserError, match=message):
         GANConfig(**overrides)
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+@pytest.mark.parametrize("conditional", [True, False])
+def test_unset_fields_take_the_data_sets_best_configuration(dataset, conditional):
+    config = GANConfig(dataset=dataset, conditional=conditional)
+    best = BEST_BY_DATASET[dataset]
+    assert (config.arch, config.loss) == (best["arch"], best["loss"])
+    assert config.projection is (best["projection"] and conditional)  # a plain GAN has no labels to project
+    assert GANConfig(dataset=dataset, arch="dcgan", loss="bce", projection=False).to_dict() == {
+        **config.to_dict(), "arch": "dcgan", "loss": "bce", "projection": False, "conditional": True,
+    }  # fmt: skip
+    assert set(BEST_BY_DATASET) == set(DATASETS) and set(best) == set(BEST_FIELDS)
 
 
 def test_projection_is_ignored_for_the_plain_gan():
@@ -139,7 +155,7 @@ def test_models_shapes_and_ranges(arch, conditional, projection):
 @pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
 def test_dcgan_label_channel_shortcut_equals_the_concatenated_convolution(memory_format):
     torch.manual_seed(0)
-    _, D = build_models(GANConfig(arch="dcgan", conditional=True, channels=8))
+    _, D = build_models(GANConfig(arch="dcgan", conditional=True, projection=False, channels=8))
     D.to(memory_format=memory_format)
     x, y = torch.randn(5, 1, 28, 28).contiguous(memory_format=memory_format), torch.tensor([0, 3, 3, 9, 1])
     stacked = torch.cat([x, D.embed(y).view(-1, 1, 28, 28)], dim=1)  # (B, 2, 28, 28): the label as a channel
@@ -268,28 +284,59 @@ def trained(tmp_path_factory) -> tuple[Path, Trainer]:
     return out, trainer
 
 
-def test_train_writes_the_run_folder(trained):
-    out, trainer = trained
-    summary = trainer.summary
-    assert summary == json.loads((out / "summary.json").read_text())
-    assert summary["stopped"] == "completed" and summary["epochs_done"] == 2
-    assert summary["global_step"] == 2 * 4 and summary["images_seen"] == 2 * 100
-    assert summary["images_per_second"] > 0
-    assert summary["train_seconds"] < summary["seconds"] <= trainer.elapsed  # wall time counted once
-    assert set(summary["final"]) == {"d_loss", "g_loss", "d_real", "d_fake"}
-    assert all(math.isfinite(v) for v in summary["final"].values())
+def _summary_facts(out: Path, trainer: Trainer) -> tuple:
+    s = trainer.summary
+    return (s["stopped"], s["epochs_done"], s["global_step"], s["images_seen"]), ("completed", 2, 2 * 4, 2 * 100)
+
+
+def _final_stats(out: Path, trainer: Trainer) -> tuple:
+    final = trainer.summary["final"]
+    return (sorted(final), all(math.isfinite(v) for v in final.values())), (sorted(STAT_NAMES), True)
+
+
+def _times(out: Path, trainer: Trainer) -> tuple:
+    s = trainer.summary  # wall time counted once, and training steps are part of it
+    return (s["images_per_second"] > 0, s["train_seconds"] < s["seconds"] <= trainer.elapsed), (True, True)
+
+
+def _files(out: Path, trainer: Trainer) -> tuple:
     names = {p.name for p in out.iterdir()}
-    assert {"config.json", "checkpoint.pt", "history.json", "summary.json", "losses.png", "grid_latest.png"} <= names
-    assert {"grid_epoch_001.png", "grid_epoch_002.png"} <= names
-    assert not [n for n in names if n.endswith(".tmp") or n.startswith(".")]
+    expected = {"config.json", "checkpoint.pt", "history.json", "summary.json", "losses.png", "grid_latest.png"}
+    expected |= {"grid_epoch_001.png", "grid_epoch_002.png"}
+    return names, expected  # no temporary or hidden files left behind
+
+
+def _history(out: Path, trainer: Trainer) -> tuple:
     history = json.loads((out / "history.json").read_text())
-    assert [e["epoch"] for e in history["epochs"]] == [1, 2]
-    assert [p["step"] for p in history["steps"]] == [2, 4, 6, 8]
-    assert 0 <= history["steps"][0]["d_real"] <= 1
-    assert GANConfig.from_dict(json.loads((out / "config.json").read_text())) == tiny_config(epochs=2)
-    # The checkpoint loads without pickled code and holds everything needed to resume.
-    state = torch.load(out / "checkpoint.pt", weights_only=True)
-    assert {"generator", "discriminator", "ema", "opt_g", "opt_d", "rng", "noise_rng", "data", "config"} <= set(state)
+    epochs, steps = [e["epoch"] for e in history["epochs"]], [p["step"] for p in history["steps"]]
+    return (epochs, steps, 0 <= history["steps"][0]["d_real"] <= 1), ([1, 2], [2, 4, 6, 8], True)
+
+
+def _checkpoint_keys(out: Path, trainer: Trainer) -> tuple:
+    state = torch.load(out / "checkpoint.pt", weights_only=True)  # loads without pickled code
+    needed = {"generator", "discriminator", "ema", "opt_g", "opt_d", "rng", "noise_rng", "data", "config"}
+    return needed <= set(state), True
+
+
+RUN_FOLDER_FACTS = [
+    pytest.param(lambda out, t: (json.loads((out / "summary.json").read_text()), t.summary), id="summary.json"),
+    pytest.param(_summary_facts, id="summary-counts"),
+    pytest.param(_final_stats, id="final-stats"),
+    pytest.param(_times, id="times"),
+    pytest.param(_files, id="files"),
+    pytest.param(_history, id="history.json"),
+    pytest.param(
+        lambda out, t: (GANConfig.from_dict(json.loads((out / "config.json").read_text())), tiny_config(epochs=2)),
+        id="config.json",
+    ),
+    pytest.param(_checkpoint_keys, id="checkpoint"),
+]
+
+
+@pytest.mark.parametrize("fact", RUN_FOLDER_FACTS)
+def test_train_writes_the_run_folder(trained, fact):
+    actual, expected = fact(*trained)
+    assert actual == expected
 
 
 def test_load_generator_returns_the_ema_in_eval_mode(trained, tmp_path):
@@ -364,21 +411,17 @@ def test_a_format_1_dcgan_checkpoint_is_upgraded_to_the_same_networks(tiny_data,
     assert_same_state(all_state(a), all_state(b))
 
 
-def test_lr_decay_falls_linearly_to_zero_over_the_last_fraction(tiny_data, tmp_path):
-    config = tiny_config(epochs=2, lr=1e-3, lr_decay=0.5)  # 8 steps: constant for 4, then 1e-3 * (8 - s) / 4
+@pytest.mark.parametrize("discriminator_lr", [None, 4e-3])
+def test_lr_decay_falls_linearly_to_zero_over_the_last_fraction(tiny_data, tmp_path, discriminator_lr):
+    # 8 steps: constant for 4, then lr * (8 - s) / 4; D's own rate (TTUR) follows the same schedule.
+    config = tiny_config(epochs=2, lr=1e-3, lr_decay=0.5, discriminator_lr=discriminator_lr)
     trainer = Trainer(config, tmp_path / "run", progress_bar=False)
     seen = []
-    step = trainer._step
-
-    def spy(real, labels):
-        stats = step(real, labels)
-        seen.append((trainer.opt_g.param_groups[0]["lr"], trainer.opt_d.param_groups[0]["lr"]))
-        return stats
-
-    trainer._step = spy
-    trainer.run()
-    expected = [1e-3] * 4 + [1e-3 * (8 - s) / 4 for s in range(4, 8)]
-    assert [g for g, _ in seen] == pytest.approx(expected) and [d for _, d in seen] == pytest.approx(expected)
+    trainer.run(on_step=lambda t: seen.append((t.opt_g.param_groups[0]["lr"], t.opt_d.param_groups[0]["lr"])))
+    schedule = [1.0] * 4 + [(8 - s) / 4 for s in range(4, 8)]
+    d_lr = discriminator_lr or 1e-3
+    assert [g for g, _ in seen] == pytest.approx([1e-3 * f for f in schedule])
+    assert [d for _, d in seen] == pytest.approx([d_lr * f for f in schedule])
     assert Trainer(tiny_config(epochs=2), tmp_path / "flat", progress_bar=False).learning_rate() == 2e-4
 
 
@@ -399,23 +442,24 @@ def test_resume_after_epoch_k_equals_the_uninterrupted_run(tiny_data, tmp_path):
     assert Trainer(config, tmp_path / "split", resume=True, progress_bar=False).run()["global_step"] == 8
 
 
-def test_sigint_mid_epoch_checkpoints_and_resumes_exactly(tiny_data, tmp_path, monkeypatch):
+def interrupt_at(step: int, signum: int):
+    """An `on_step` hook that sends this process `signum` right after global step `step`."""
+
+    def on_step(trainer: Trainer) -> None:
+        if trainer.global_step == step:
+            os.kill(os.getpid(), signum)
+
+    return on_step
+
+
+def test_sigint_mid_epoch_checkpoints_and_resumes_exactly(tiny_data, tmp_path):
     config = tiny_config(arch="mlp", epochs=2, conditional=True)
     straight = Trainer(config, tmp_path / "straight", progress_bar=False)
     straight.run()
 
-    real_step = Trainer._step
-
-    def step_then_interrupt(self, real, labels):
-        stats = real_step(self, real, labels)
-        if self.global_step == 5:  # the 6th step, in the middle of epoch 2
-            os.kill(os.getpid(), signal.SIGINT)
-        return stats
-
     before = signal.getsignal(signal.SIGINT)  # default_int_handler, or SIG_IGN when started in the background
-    with monkeypatch.context() as patch:
-        patch.setattr(Trainer, "_step", step_then_interrupt)
-        summary = Trainer(config, tmp_path / "split", progress_bar=False).run()
+    # The 6th step, in the middle of epoch 2.
+    summary = Trainer(config, tmp_path / "split", progress_bar=False).run(on_step=interrupt_at(6, signal.SIGINT))
     assert summary["stopped"] == "interrupted" and summary["global_step"] == 6 and summary["epochs_done"] == 1
     assert signal.getsignal(signal.SIGINT) is before  # handlers restored
     state = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=True)
@@ -426,18 +470,10 @@ def test_sigint_mid_epoch_checkpoints_and_resumes_exactly(tiny_data, tmp_path, m
     assert_same_state(all_state(straight), all_state(resumed))
 
 
-def test_sigterm_stops_cleanly_with_a_checkpoint(tiny_data, tmp_path, monkeypatch):
-    real_step = Trainer._step
-
-    def step_then_terminate(self, real, labels):
-        stats = real_step(self, real, labels)
-        if self.global_step == 0:
-            os.kill(os.getpid(), signal.SIGTERM)
-        return stats
-
-    monkeypatch.setattr(Trainer, "_step", step_then_terminate)
+def test_sigterm_stops_cleanly_with_a_checkpoint(tiny_data, tmp_path):
     previous = signal.getsignal(signal.SIGTERM)
-    summary = train(tiny_config(epochs=5), tmp_path / "run", progress_bar=False)
+    trainer = Trainer(tiny_config(epochs=5), tmp_path / "run", progress_bar=False)
+    summary = trainer.run(on_step=interrupt_at(1, signal.SIGTERM))
     assert summary["stopped"] == "interrupted" and summary["global_step"] == 1
     assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["progress"]["global_step"] == 1
     assert (tmp_path / "run" / "grid_latest.png").is_file()
@@ -555,3 +591,27 @@ def test_cli_refuses_a_label_for_the_plain_gan(tiny_data, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("a3lab: error:") and "unconditional" in err and len(err.strip().splitlines()) == 1
     assert cli.main(["gan", "train", "--unconditional", "--projection", "--out", str(tmp_path / "x")]) == 2
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+@pytest.mark.parametrize("kind", ["--conditional", "--unconditional"])
+def test_cli_train_defaults_are_the_full_presets_configuration(dataset, kind):
+    from a3lab.commands.gan import config_from_args
+    from a3lab.gan.reproduce import PRESETS
+
+    args = cli.build_parser().parse_args(["gan", "train", "--dataset", dataset, kind, "--out", "x"])
+    preset = PRESETS["full"].config_for(dataset, conditional=kind == "--conditional")
+    assert config_from_args(args).to_dict() == {**preset.to_dict(), "epochs": GANConfig().epochs}
+
+
+def test_cli_train_help_names_each_data_sets_best_configuration(capsys, monkeypatch):
+    from a3lab.gan.config import describe_best
+
+    monkeypatch.setenv("COLUMNS", "500")  # one line per flag
+    with pytest.raises(SystemExit):
+        cli.main(["gan", "train", "--help"])
+    help_text = capsys.readouterr().out
+    assert describe_best("arch") == "mlp on mnist, dcgan on fashion-mnist"
+    for field in BEST_FIELDS:
+        assert f"(default: {describe_best(field)})" in help_text
+    assert "(default: 5)" in help_text and "(default: 0.0002)" in help_text  # GANConfig's defaults, not retyped

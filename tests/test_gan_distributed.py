@@ -31,7 +31,6 @@ def _worker(rank: int, port: int, data: tuple, out_dir: str, result_dir: str) ->
     trainer = Trainer(config, out_dir, progress_bar=False, data=data)  # creates the gloo process group from the env
     initial = {k: v.clone() for k, v in trainer.generator.state_dict().items()}
     shard = trainer.batches.order()  # this rank's share of epoch 1's permutation
-    trainer.batches.generator.set_state(trainer._epoch_data_state)
     summary = trainer.run()
     torch.save(
         {

@@ -35,6 +35,7 @@ def judge(monkeypatch: pytest.MonkeyPatch) -> BarClassifier:
 TINY = Preset(
     name="tiny",
     arch="dcgan",
+    loss="bce",
     epochs=1,
     batch_size=32,
     train_examples=32,
@@ -271,8 +272,12 @@ def test_cli_reproduce_overrides_the_preset_and_names_them(run_cli, monkeypatch:
     )
     assert run_cli(["gan", "reproduce", "--preset", "full", "--loss", "hinge"]) == 0
     p = seen["preset"]
-    assert (p.name, p.by_dataset) == ("full, loss hinge", {"fashion-mnist": {"arch": "dcgan"}})
+    assert p.name == "full, loss hinge" and p.config_for("fashion-mnist", True).arch == "dcgan"
     assert p.options_for("fashion-mnist")["loss"] == p.options_for("mnist")["loss"] == "hinge"
+    assert run_cli(["gan", "reproduce", "--preset", "full", "--inception-n", "2000"]) == 0
+    p = seen["preset"]
+    assert (p.name, p.eval.inception, p.eval.inception_n) == ("full, inception-n 2000", True, 2000)
+    assert gan_reproduce.PRESETS["full"].eval.inception_n == gan_evaluate.STANDARD_INCEPTION_N == 10_000
     with pytest.raises(SystemExit) as e:  # argparse's error: one line, exit 2
         run_cli(["gan", "reproduce", "--loss", "wasserstein"])
     assert e.value.code == 2 and "--loss" in capsys.readouterr().err
@@ -372,5 +377,56 @@ def test_inception_fid_of_real_images_is_finite_and_cached(tiny_root, tmp_path):
     config = EvalConfig(n=100, real_n=60, kid_subsets=2, kid_subset_size=30, inception=True, inception_n=8)
     result = gan_evaluate.evaluate_samples(images, labels, "mnist", BarClassifier(), config, tiny_root, tmp_path)
     assert result["inception_n"] == 8 and math.isfinite(result["inception_fid"]) and result["inception_fid"] >= 0
-    assert len(list(tmp_path.glob("mnist-inception-*.pt"))) == 1
+    assert len(list(tmp_path.glob("mnist-inception-*.pt"))) == 2  # test and training features
     assert gan_evaluate.format_table({**result, "dataset": "mnist", "conditional": True, "arch": "x", "epochs": 1})
+
+
+class MeanPixels(torch.nn.Module):
+    """A cheap stand-in for the Inception network: 4 features per image (means of its quarters), counting calls."""
+
+    num_features = 4
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.images_seen = 0
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        self.images_seen += len(images)
+        x = images.float().view(-1, 2, 14, 2, 14)  # (B, 2, 14, 2, 14): quarters of the image
+        return x.mean((2, 4)).flatten(1)  # (B, 4)
+
+
+def test_inception_features_are_cached_as_a_growing_prefix(tiny_root: Path, tmp_path: Path):
+    images, _ = load_images("mnist", train=False, root=tiny_root)
+    extractor, path = MeanPixels(), tmp_path / "features.pt"
+    five = gan_evaluate.cached_prefix_features(path, images, 5, extractor)
+    eight = gan_evaluate.cached_prefix_features(path, images, 8, extractor)
+    three = gan_evaluate.cached_prefix_features(path, images, 3, extractor)
+    assert extractor.images_seen == 8  # 5, then only the 3 images not cached yet, then none
+    assert torch.equal(eight[:5], five) and torch.equal(three, five[:3]) and eight.shape == (8, 4)
+    many = gan_evaluate.cached_prefix_features(path, images, 10_000, extractor)
+    assert len(many) == len(images)  # capped at the split
+    path.write_bytes(b"damaged")
+    assert torch.equal(gan_evaluate.cached_prefix_features(path, images, 8, extractor), eight)
+
+
+def test_inception_reference_uses_a_fixed_prefix_of_each_split(tiny_root: Path, tmp_path: Path):
+    small = gan_evaluate.inception_reference("mnist", MeanPixels(), 20, root=tiny_root, cache_dir=tmp_path)
+    large = gan_evaluate.inception_reference("mnist", MeanPixels(), 60, root=tiny_root, cache_dir=tmp_path)
+    assert (small["n"], large["n"]) == (20, 60) and torch.equal(large["features"][:20], small["features"])
+    assert sorted(p.name.split("-")[2] for p in tmp_path.glob("mnist-inception-*.pt")) == ["test", "train"]
+    assert small["fid_floor"] >= 0 and math.isfinite(large["fid_floor"])
+
+
+def test_inception_fid_names_its_image_count_and_the_published_best(tiny_root, tmp_path, monkeypatch):
+    monkeypatch.setattr(gan_evaluate.metrics, "inception_weights_path", lambda: tmp_path)
+    monkeypatch.setattr(gan_evaluate.metrics, "InceptionFeatures", lambda device: MeanPixels())
+    images, labels = load_images("mnist", train=True, root=tiny_root)
+    config = EvalConfig(n=100, real_n=60, kid_subsets=2, kid_subset_size=30, inception=True, inception_n=50)
+    result = gan_evaluate.evaluate_samples(images, labels, "mnist", BarClassifier(), config, tiny_root, tmp_path)
+    assert (result["inception_n"], result["inception_fid_published"]) == (50, 6.8)
+    assert "50 generated vs 50 test images" in result["inception_note"] and "biased upward" in result["inception_note"]
+    table = gan_evaluate.format_table({**result, "dataset": "mnist", "conditional": True, "arch": "x", "epochs": 1})
+    assert "Lucic et al. 2018" in table and "6.8" in table
+    markdown = "\n".join(gan_reproduce.inception_markdown({"mnist-cgan": result}))
+    assert f"| mnist-cgan | {result['inception_fid']:.2f} | 50 |" in markdown and "| 6.8 |" in markdown

@@ -185,6 +185,10 @@ class ImageBatches:
     The whole batch is indexed and normalised at once (no per-sample work). With `world_size > 1`
     each rank takes its own shard of every epoch's permutation (same seed on every rank).
 
+    Iterating yields the rest of the current epoch: an iteration stopped mid-epoch (or a `state_dict` saved
+    then and loaded into a fresh instance) continues at the next batch of the same permutation. `epoch`
+    counts finished epochs, `step` the batches already yielded in the current one.
+
     Shapes: yields x float32 `[B, 1, 28, 28]` and y int64 `[B]`.
     """
 
@@ -210,8 +214,11 @@ class ImageBatches:
             )
         self.images = self.images.to(self.device)
         self.labels = self.labels.to(self.device)
-        self.generator = torch.Generator().manual_seed(self.seed)
+        # Always the state before the current epoch's permutation: it advances only when an epoch ends, so the
+        # permutation can be drawn again to continue an epoch.
+        self._generator = torch.Generator().manual_seed(self.seed)
         self.epoch = 0
+        self.step = 0
 
     @property
     def shard_size(self) -> int:
@@ -231,29 +238,50 @@ class ImageBatches:
         return x
 
     def order(self) -> torch.Tensor:
-        """This epoch's index order for this rank (advances the seeded generator when shuffling)."""
+        """The current epoch's index order for this rank (the same until the epoch ends).
+
+        Shapes: -> `[N / world_size]` int64, on the images' device.
+        """
+        idx, _ = self._draw_order()
+        return idx
+
+    def _draw_order(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(this epoch's order for this rank, the generator state after drawing it; None without shuffling)."""
         n = len(self.images)
-        idx = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(0)
+            generator.set_state(self._generator.get_state())
+            idx, after = torch.randperm(n, generator=generator), generator.get_state()
+        else:
+            idx, after = torch.arange(n), None
         if self.world_size > 1:
             per = n // self.world_size
             idx = idx[self.rank * per : (self.rank + 1) * per]
-        return idx.to(self.images.device)
+        return idx.to(self.images.device), after
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        idx = self.order()
-        self.epoch += 1
-        for start in range(0, len(idx), self.batch_size):
-            batch = idx[start : start + self.batch_size]
-            if self.drop_last and len(batch) < self.batch_size:
-                break
+        idx, after = self._draw_order()
+        while self.step < len(self):
+            batch = idx[self.step * self.batch_size : (self.step + 1) * self.batch_size]
+            self.step += 1  # counted before the yield: a state saved while the batch is in use comes after it
             yield self.normalise(self.images[batch]), self.labels[batch]
+        if after is not None:
+            self._generator.set_state(after)
+        self.epoch += 1
+        self.step = 0
 
     def state_dict(self) -> dict:
-        return {"generator": self.generator.get_state(), "epoch": self.epoch}
+        """The position in the data: the RNG state before this epoch's permutation, finished epochs, batches done."""
+        return {"generator": self._generator.get_state(), "epoch": self.epoch, "step": self.step}
 
     def load_state_dict(self, state: dict) -> None:
-        self.generator.set_state(state["generator"])
+        """Continue where `state_dict` was taken (a state without "step" is taken at an epoch's start)."""
+        step = int(state.get("step", 0))
+        if not 0 <= step <= len(self):
+            raise ValueError(f"data state at batch {step} of an epoch of {len(self)} batches: not this data")
+        self._generator.set_state(state["generator"])
         self.epoch = int(state["epoch"])
+        self.step = step
 
 
 def dataset_info(name: str, root: str | os.PathLike | None = None) -> dict:

@@ -9,7 +9,7 @@ discriminator: D(x, y) = psi(phi(x)) + <embed(y), phi(x)>), Lim and Ye 2017 (hin
 Every discriminator is a feature map phi(x[, y]) -> [B, F] followed by a linear head, so the projection
 discriminator is one extra inner product. The DCGAN discriminator has batch norm (as in the paper) and sees
 real and fake images in separate batches: the statistics of an all-fake batch betray a generator that makes
-the same image for every z, which keeps it from collapsing (without it, one image per class is what we got).
+the same image for every z, which keeps it from collapsing to one image per class.
 The tutorial's MLP discriminator has none, so real and fake go through it in one call.
 """
 
@@ -211,7 +211,7 @@ class DCGANDiscriminator(_Discriminator):
         else:
             h = self.net[1:](self._first_conv_with_label_channel(x, labels))  # (B, 2C, 7, 7)
         # NHWC order: a free view of the channels-last layout the trainer uses, so every gradient keeps it
-        # (a gradient in NCHW meeting channels-last activations takes a 20x slower elementwise path).
+        # (a gradient in NCHW meeting channels-last activations takes a much slower elementwise path).
         return h.permute(0, 2, 3, 1).flatten(1)  # (B, 49 * 2C)
 
     def _first_conv_with_label_channel(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

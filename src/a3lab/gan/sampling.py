@@ -98,20 +98,7 @@ def sample(
         raise UserError(f"`n` must be >= 1, got {n}")
     if batch_size < 1:
         raise UserError(f"`batch_size` must be >= 1, got {batch_size}")
-    if not config.conditional:
-        if labels is not None:
-            raise UserError("this GAN is unconditional: it makes a random class and cannot be asked for one (`label`)")
-    elif labels is None:
-        labels = balanced_labels(n, config.num_classes)
-    elif isinstance(labels, int) or (isinstance(labels, torch.Tensor) and labels.ndim == 0):
-        labels = torch.full((n,), int(labels), dtype=torch.int64)
-    if labels is not None:
-        labels = torch.as_tensor(labels, dtype=torch.int64).cpu()
-        if labels.shape != (n,):
-            raise ValueError(f"labels must have shape [{n}], got {list(labels.shape)}")
-        if int(labels.min()) < 0 or int(labels.max()) >= config.num_classes:
-            raise UserError(f"`label` must be in 0..{config.num_classes - 1}, got {labels.unique().tolist()}")
-
+    labels = _requested_labels(labels, config, n)
     device = next(generator.parameters()).device
     # All the noise in one draw: randn's stream depends on the size of each call, the images must not.
     z_all = torch.randn(n, config.latent_dim, generator=torch.Generator().manual_seed(seed))  # (N, Z)
@@ -127,3 +114,21 @@ def sample(
     finally:
         generator.train(was_training)
     return out, labels
+
+
+def _requested_labels(labels: torch.Tensor | int | None, config: GANConfig, n: int) -> torch.Tensor | None:
+    """The class of each of the n images, checked: int64 `[n]` on the CPU, or None for a plain GAN."""
+    if not config.conditional:
+        if labels is not None:
+            raise UserError("this GAN is unconditional: it makes a random class and cannot be asked for one (`label`)")
+        return None
+    if labels is None:
+        return balanced_labels(n, config.num_classes)
+    if isinstance(labels, int) or (isinstance(labels, torch.Tensor) and labels.ndim == 0):
+        labels = torch.full((n,), int(labels), dtype=torch.int64)
+    labels = torch.as_tensor(labels, dtype=torch.int64).cpu()
+    if labels.shape != (n,):
+        raise ValueError(f"labels must have shape [{n}], got {list(labels.shape)}")
+    if int(labels.min()) < 0 or int(labels.max()) >= config.num_classes:
+        raise UserError(f"`label` must be in 0..{config.num_classes - 1}, got {labels.unique().tolist()}")
+    return labels

@@ -17,11 +17,11 @@ from __future__ import annotations
 import copy
 import math
 import os
-import shutil
 import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -35,6 +35,7 @@ from a3lab.gan.config import GANConfig
 from a3lab.gan.plots import save_grid, save_loss_plot
 from a3lab.gan.sampling import to_uint8
 from a3lab.utils import (
+    atomic_copy,
     atomic_torch_save,
     get_rng_state,
     load_checkpoint,
@@ -156,29 +157,60 @@ class Trainer:
         device = resolve_device(device) if isinstance(device, str) else torch.device(device)
         self.rank, self.world_size, self.device, self._owns_process_group = _distributed_context(device)
         self.is_writer = self.rank == 0
+        state = self._read_checkpoint() if resume else self._check_new_run_folder()
 
-        state = None
-        if resume:
-            if not self.checkpoint_path.is_file():
-                raise CheckpointError(f"cannot resume: no checkpoint.pt in {self.out_dir}")
-            state = load_checkpoint(self.checkpoint_path, map_location="cpu")
-            try:
-                state = models.upgrade_checkpoint(state)
-                saved = GANConfig.from_dict(state["config"])
-            except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:
-                raise CheckpointError(f"{self.checkpoint_path} does not hold a GAN run: {e}") from None
-            _check_resume_config(saved, config)
-        elif self.checkpoint_path.exists():
+        self._build_models()
+        self.batches = self._build_batches(data)
+        self.steps_per_epoch = len(self.batches)
+        fused = {"fused": True} if self.device.type in ("cpu", "cuda") else {}
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=config.betas, **fused)
+        d_lr = config.lr if config.discriminator_lr is None else config.discriminator_lr
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=d_lr, betas=config.betas, **fused)
+
+        self.epoch = 0  # completed epochs
+        self.global_step = 0
+        self.images_seen = 0
+        self.train_seconds = 0.0
+        self.wall_seconds = 0.0
+        self.history: dict = {"steps": [], "epochs": []}
+        self._log_sum = torch.zeros(len(STAT_NAMES), dtype=torch.float64)
+        self._epoch_sum = torch.zeros(len(STAT_NAMES), dtype=torch.float64)
+        self._log_count = self._epoch_count = 0
+        if state is not None:
+            self._load_state(state)
+        self.ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
+        if state is not None:
+            self.ema.load_state_dict(state["ema"])
+        self.g_train, self.d_train = self._distributed_models()
+        self._stop_signal: int | None = None
+
+    def _read_checkpoint(self) -> dict:
+        """The checkpoint to resume from, upgraded to the current format and checked against `config`."""
+        if not self.checkpoint_path.is_file():
+            raise CheckpointError(f"cannot resume: no checkpoint.pt in {self.out_dir}")
+        state = load_checkpoint(self.checkpoint_path, map_location="cpu")
+        try:
+            state = models.upgrade_checkpoint(state)
+            saved = GANConfig.from_dict(state["config"])
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:
+            raise CheckpointError(f"{self.checkpoint_path} does not hold a GAN run: {e}") from None
+        _check_resume_config(saved, self.config)
+        return state
+
+    def _check_new_run_folder(self) -> None:
+        if self.checkpoint_path.exists():
             raise A3labError(
                 f"{self.out_dir} already holds a run (checkpoint.pt): continue it with --resume {self.out_dir} "
                 "or choose another --out"
             )
 
-        # Same initial weights on every rank (DDP also broadcasts rank 0's), then rank-specific streams.
+    def _build_models(self) -> None:
+        """G and D with the same initial weights on every rank (DDP also broadcasts rank 0's), then each rank's
+        own RNG streams, the fixed noise of the sample grids."""
+        config = self.config
         seed_everything(config.seed)
         self.generator, self.discriminator = models.build_models(config)
-        # Convolutions run faster in channels-last layout on CPU (oneDNN): 505 -> 598 images/s for the
-        # conditional DCGAN at batch 64 on one thread. No-op for the MLP's 2-D weights.
+        # Channels-last: oneDNN's CPU convolutions are faster in NHWC. No-op for the MLP's 2-D weights.
         self.memory_format = torch.channels_last if config.arch == "dcgan" else torch.contiguous_format
         self.generator.to(self.device, memory_format=self.memory_format)
         self.discriminator.to(self.device, memory_format=self.memory_format)
@@ -190,6 +222,8 @@ class Trainer:
         # One row per class (all ten, 0..9), ten samples each.
         self.fixed_labels = torch.arange(10).repeat_interleave(10) if config.conditional else None
 
+    def _build_batches(self, data: tuple[torch.Tensor, torch.Tensor] | None) -> ImageBatches:
+        config = self.config
         images, labels = load_images(config.dataset, train=True) if data is None else data
         if config.train_examples is not None:
             if config.train_examples > len(images):
@@ -197,48 +231,30 @@ class Trainer:
                     f"`train_examples` must be <= {len(images)} (the training split), got {config.train_examples}"
                 )
             images, labels = images[: config.train_examples], labels[: config.train_examples]
-        self.batches = ImageBatches(
+        batches = ImageBatches(
             images, labels, batch_size=config.batch_size, shuffle=True, drop_last=True, scale="symmetric",
             seed=config.seed, device=self.device, rank=self.rank, world_size=self.world_size,
         )  # fmt: skip
-        self.steps_per_epoch = len(self.batches)
-        if self.steps_per_epoch == 0:
+        if len(batches) == 0:
             raise UserError(
-                f"`batch_size` {config.batch_size} is larger than the {self.batches.shard_size} training images "
+                f"`batch_size` {config.batch_size} is larger than the {batches.shard_size} training images "
                 f"per process: lower it or use more `train_examples`"
             )
+        return batches
 
-        fused = {"fused": True} if self.device.type in ("cpu", "cuda") else {}
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=config.betas, **fused)
-        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr, betas=config.betas, **fused)
+    def _distributed_models(self) -> tuple[nn.Module, nn.Module]:
+        """The modules the steps call: G and D themselves, or their DDP wrappers under torchrun."""
+        if self.world_size == 1:
+            return self.generator, self.discriminator
+        from torch.nn.parallel import DistributedDataParallel as DDP
 
-        self.epoch = 0  # completed epochs
-        self.step_in_epoch = 0
-        self.global_step = 0
-        self.images_seen = 0
-        self.train_seconds = 0.0
-        self.wall_seconds = 0.0
-        self.history: dict = {"steps": [], "epochs": []}
-        self._log_sum = torch.zeros(len(STAT_NAMES), dtype=torch.float64)
-        self._epoch_sum = torch.zeros(len(STAT_NAMES), dtype=torch.float64)
-        self._log_count = self._epoch_count = 0
-        self._epoch_data_state = self.batches.generator.get_state()  # data RNG before this epoch's permutation
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DDP(self.generator, device_ids=ids), DDP(self.discriminator, device_ids=ids)
 
-        if state is not None:
-            self._load_state(state)
-        self.ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
-        if state is not None:
-            self.ema.load_state_dict(state["ema"])
-
-        if self.world_size > 1:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            self.g_train: nn.Module = DDP(self.generator, device_ids=ids)
-            self.d_train: nn.Module = DDP(self.discriminator, device_ids=ids)
-        else:
-            self.g_train, self.d_train = self.generator, self.discriminator
-        self._stop_signal: int | None = None
+    @property
+    def step_in_epoch(self) -> int:
+        """Steps done in the current epoch (the data's position)."""
+        return self.batches.step
 
     # ------------------------------------------------------------------------- state
 
@@ -259,7 +275,7 @@ class Trainer:
             "opt_d": self.opt_d.state_dict(),
             "rng": get_rng_state(),
             "noise_rng": noise_states,
-            "data": {"generator": self._epoch_data_state, "epoch": self.epoch},
+            "data": self.batches.state_dict(),
             "progress": {
                 "epoch": self.epoch,
                 "step_in_epoch": self.step_in_epoch,
@@ -285,12 +301,11 @@ class Trainer:
             self.opt_g.load_state_dict(state["opt_g"])
             self.opt_d.load_state_dict(state["opt_d"])
             p = state["progress"]
-            self.epoch, self.step_in_epoch, self.global_step = p["epoch"], p["step_in_epoch"], p["global_step"]
+            self.epoch, self.global_step = p["epoch"], p["global_step"]
             self.images_seen, self.train_seconds, self.wall_seconds = (
                 p["images_seen"], p["train_seconds"], p["wall_seconds"],
             )  # fmt: skip
-            self._epoch_data_state = state["data"]["generator"]
-            self.batches.load_state_dict(state["data"])
+            self.batches.load_state_dict({"step": p["step_in_epoch"], **state["data"]})
             m = state["meters"]
             self._log_sum, self._log_count = m["log_sum"].clone(), m["log_count"]
             self._epoch_sum, self._epoch_count = m["epoch_sum"].clone(), m["epoch_count"]
@@ -311,8 +326,11 @@ class Trainer:
 
     # ------------------------------------------------------------------------- one step
 
-    def _step(self, real: torch.Tensor, real_labels: torch.Tensor) -> torch.Tensor:
-        """One D step and one G step. Shapes: real `[B, 1, 28, 28]`, real_labels `[B]` -> stats `[4]`."""
+    def train_step(self, real: torch.Tensor, real_labels: torch.Tensor) -> torch.Tensor:
+        """One D step and one G step on a batch of real images; returns d_loss, g_loss, D(x), D(G(z)).
+
+        Shapes: real `[B, 1, 28, 28]` in [-1, 1], real_labels `[B]` -> stats float64 `[4]` on the CPU.
+        """
         config = self.config
         B = real.shape[0]
         real = real.contiguous(memory_format=self.memory_format)
@@ -333,9 +351,9 @@ class Trainer:
             logits = self.d_train(both, both_labels)  # (2B,)
             real_logits, fake_logits = logits[:B], logits[B:]
         d_loss = models.discriminator_loss(real_logits, fake_logits, config.loss)
-        lr = self.learning_rate()
-        for group in self.opt_d.param_groups + self.opt_g.param_groups:
-            group["lr"] = lr
+        for network, optimiser in (("generator", self.opt_g), ("discriminator", self.opt_d)):
+            for group in optimiser.param_groups:
+                group["lr"] = self.learning_rate(network)
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         self.opt_d.step()
@@ -353,15 +371,17 @@ class Trainer:
             d_real, d_fake = torch.sigmoid(real_logits).mean(), torch.sigmoid(fake_logits).mean()
             return torch.stack([d_loss.detach(), g_loss.detach(), d_real, d_fake]).double().cpu()
 
-    def learning_rate(self) -> float:
-        """Both networks' learning rate at this step: `lr`, falling linearly to zero over the last `lr_decay`
-        of the `epochs * steps_per_epoch` steps (a function of the step alone, so a resumed run follows it)."""
+    def learning_rate(self, network: str = "generator") -> float:
+        """The learning rate of "generator" or "discriminator" at this step: `lr` (`discriminator_lr`), falling
+        linearly to zero over the last `lr_decay` of the `epochs * steps_per_epoch` steps (a function of the step
+        alone, so a resumed run follows it)."""
         config = self.config
+        lr = config.discriminator_lr if network == "discriminator" and config.discriminator_lr else config.lr
         total = config.epochs * self.steps_per_epoch
         decay_steps = config.lr_decay * total
         if decay_steps == 0 or self.global_step < total - decay_steps:
-            return config.lr
-        return config.lr * max(0.0, (total - self.global_step) / decay_steps)
+            return lr
+        return lr * max(0.0, (total - self.global_step) / decay_steps)
 
     @torch.no_grad()
     def _update_ema(self) -> None:
@@ -373,8 +393,14 @@ class Trainer:
 
     # ------------------------------------------------------------------------- the loop
 
-    def run(self, max_minutes: float | None = None) -> dict:
-        """Train until `config.epochs` epochs are done, a signal arrives or the time limit passes."""
+    def run(self, max_minutes: float | None = None, on_step: Callable[[Trainer], None] | None = None) -> dict:
+        """Train until `config.epochs` epochs are done, a signal arrives or the time limit passes.
+
+        Args:
+            max_minutes: stop (with a checkpoint) after this much wall time; None: no limit.
+            on_step: called with the trainer after every step, before the step's stop checks (e.g. to watch
+                the learning rate or send a signal).
+        """
         if max_minutes is not None and not max_minutes > 0:
             raise UserError(f"`max_minutes` must be > 0, got {max_minutes}")
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -386,7 +412,7 @@ class Trainer:
         stopped = "completed"
         try:
             while self.epoch < self.config.epochs:
-                stopped = self._run_epoch(deadline)
+                stopped = self._run_epoch(deadline, on_step)
                 if stopped != "completed":
                     break
         finally:
@@ -405,15 +431,10 @@ class Trainer:
         self.wall_seconds += now - self._wall_mark
         self._wall_mark = now
 
-    def _run_epoch(self, deadline: float | None) -> str:
+    def _run_epoch(self, deadline: float | None, on_step: Callable[[Trainer], None] | None) -> str:
+        """The rest of the current epoch: "completed", or why it stopped early ("interrupted", "time_limit")."""
         config, B = self.config, self.config.batch_size
-        if self.step_in_epoch == 0:
-            self._epoch_data_state = self.batches.generator.get_state()
-        else:  # resuming mid-epoch: replay this epoch's permutation, skip the steps already done
-            self.batches.generator.set_state(self._epoch_data_state)
-        order = self.batches.order()  # (N / world_size,) indices for this rank
         bar = progress(
-            range(self.step_in_epoch, self.steps_per_epoch),
             total=self.steps_per_epoch,
             initial=self.step_in_epoch,
             desc=f"{config.arch} {'cGAN' if config.conditional else 'GAN'} epoch {self.epoch + 1}/{config.epochs}",
@@ -422,40 +443,25 @@ class Trainer:
         self.generator.train()
         self.discriminator.train()
         t_epoch, first_step = time.perf_counter(), self.step_in_epoch
-        for i in bar:
+        for real, real_labels in self.batches:  # real (B, 1, 28, 28) in [-1, 1], real_labels (B,)
             t0 = time.perf_counter()
-            idx = order[i * B : (i + 1) * B]
-            real = self.batches.normalise(self.batches.images[idx])  # (B, 1, 28, 28) in [-1, 1]
-            stats = self._step(real, self.batches.labels[idx])
+            stats = self.train_step(real, real_labels)
             self.train_seconds += time.perf_counter() - t0
-            self.step_in_epoch += 1
             self.global_step += 1
             self.images_seen += B * self.world_size
-
-            stop_now = self._stop_signal is not None
-            out_of_time = deadline is not None and time.monotonic() > deadline
-            finite = bool(torch.isfinite(stats).all())
-            flags = torch.tensor([float(stop_now), float(out_of_time), float(not finite)])
-            if self.world_size > 1:  # every rank stops at the same step
-                dist.all_reduce(flags, op=dist.ReduceOp.MAX)
-            if flags[2]:
-                bar.close()
-                self._diverged(stats)
-            self._log_sum += stats
-            self._epoch_sum += stats
-            self._log_count += 1
-            self._epoch_count += 1
-            if self._log_count == config.log_every:
-                self._flush_log()
-            if i % 10 == 0 or i == self.steps_per_epoch - 1:
-                rate = (i + 1 - first_step) * B * self.world_size / max(time.perf_counter() - t_epoch, 1e-9)
+            if on_step is not None:
+                on_step(self)
+            reason = self._after_step(stats, deadline)
+            bar.update(1)
+            if self.step_in_epoch % 10 == 1 or self.step_in_epoch == self.steps_per_epoch:
+                images = (self.step_in_epoch - first_step) * B * self.world_size
+                rate = images / max(time.perf_counter() - t_epoch, 1e-9)
                 bar.set_postfix_str(
                     f"D {stats[0]:.3f} G {stats[1]:.3f} D(x) {stats[2]:.2f} D(G(z)) {stats[3]:.2f} {rate:,.0f} img/s"
                 )
-            if flags[0] or flags[1]:
+            if reason is not None:
                 bar.close()
                 self._write_checkpoint(epoch_done=False)
-                reason = "interrupted" if flags[0] else "time_limit"
                 if self.is_writer:
                     print(
                         f"a3lab: {reason.replace('_', ' ')} at epoch {self.epoch + 1}, step {self.step_in_epoch}/"
@@ -466,6 +472,30 @@ class Trainer:
         bar.close()
         self._end_epoch()
         return "completed"
+
+    def _after_step(self, stats: torch.Tensor, deadline: float | None) -> str | None:
+        """Account one step's stats; the reason to stop now (the same on every rank), or None.
+
+        Raises:
+            TrainingDiverged: a loss of this step is not finite.
+        """
+        stop_now = self._stop_signal is not None
+        out_of_time = deadline is not None and time.monotonic() > deadline
+        finite = bool(torch.isfinite(stats).all())
+        flags = torch.tensor([float(stop_now), float(out_of_time), float(not finite)])
+        if self.world_size > 1:  # every rank stops at the same step
+            dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+        if flags[2]:
+            self._diverged(stats)
+        self._log_sum += stats
+        self._epoch_sum += stats
+        self._log_count += 1
+        self._epoch_count += 1
+        if self._log_count == self.config.log_every:
+            self._flush_log()
+        if flags[0]:
+            return "interrupted"
+        return "time_limit" if flags[1] else None
 
     def _flush_log(self) -> None:
         if self._log_count:
@@ -483,8 +513,6 @@ class Trainer:
         self._epoch_sum.zero_()
         self._epoch_count = 0
         self.epoch += 1
-        self.step_in_epoch = 0
-        self._epoch_data_state = self.batches.generator.get_state()
         self.history["epochs"].append(
             {
                 "epoch": self.epoch,
@@ -526,7 +554,7 @@ class Trainer:
         rows = class_names(config.dataset) if config.conditional else None
         latest = save_grid(images, self.out_dir / "grid_latest.png", nrow=10, row_labels=rows, title=title)
         if epoch_done:
-            _atomic_copy(latest, self.out_dir / f"grid_epoch_{self.epoch:03d}.png")
+            atomic_copy(latest, self.out_dir / f"grid_epoch_{self.epoch:03d}.png")
         if self.history["steps"]:
             save_loss_plot(self.history, self.out_dir / "losses.png", title=f"{config.dataset} {config.arch} {kind}")
 
@@ -594,12 +622,6 @@ class Trainer:
     def _restore_signal_handlers(previous: dict) -> None:
         for sig, old in previous.items():
             signal.signal(sig, old)
-
-
-def _atomic_copy(source: Path, target: Path) -> None:
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
 
 
 def _named(values: list[float]) -> dict[str, float]:
