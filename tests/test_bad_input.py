@@ -46,6 +46,7 @@ def paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     empty = base / "empty"
     empty.mkdir()
     (base / "folder.png").mkdir()
+    (base / "dangling").symlink_to(base / "nowhere" / "x.json")
     garbage = base / "garbage.pt"
     garbage.write_bytes(b"\x00not a checkpoint" * 10)
     other = base / "other_kind" / "checkpoint.pt"
@@ -59,7 +60,8 @@ def paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return {
         "data": str(data), "bad_labels": str(bad_labels), "file": str(file), "full": str(full),
         "empty": str(empty), "garbage": str(garbage), "other": str(other.parent), "run": str(run), "unc": str(unc),
-        "new": str(base / "new"), "dir_png": str(base / "folder.png"), "under_file": str(file / "sub"),
+        "new": str(base / "new"), "dir_png": str(base / "folder.png"), "dangling": str(base / "dangling"),
+        "under_file": str(file / "sub"),
         "proc": "/proc/a3lab-test/x",
     }  # fmt: skip
 
@@ -109,6 +111,8 @@ CASES = {
         "rnn learn --out {file}",
         "rnn learn --out {under_file}",
         "rnn learn --out {proc}",
+        "rnn learn --out ''",
+        "rnn learn --out {dangling}",
         "rnn learn --steps 2 --batch-size 4 --lr 1e30",
     ],
     "classify train": [
@@ -128,6 +132,8 @@ CASES = {
         "classify train --dataset nope",
         "classify train --out {file}",
         "classify train --out {under_file}",
+        "classify train --out ''",
+        "classify train --out=",
     ],
     "classify eval": [
         "classify eval {new}/missing.safetensors --dataset mnist",

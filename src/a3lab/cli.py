@@ -42,6 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     keep_freed_memory()  # fewer page faults in every command's tensor loops
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    empty = _empty_argument(argv)
+    if empty is not None:
+        parser.exit(2, f"a3lab: error: {empty} is empty (see a3lab --help)\n")
     args = parser.parse_args(argv)
     try:
         code = args.func(args)
@@ -62,6 +66,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(BUG_LINE, file=sys.stderr)
         return 1
     return int(code or 0)
+
+
+def _empty_argument(argv: list[str]) -> str | None:
+    """The option given an empty value (`--out ''`, `--out=`), or None: no a3lab option takes an empty string
+    (an empty path would silently mean the current folder)."""
+    for i, token in enumerate(argv):
+        if token.startswith("--") and token.endswith("=") and len(token) > 3:
+            return f"argument {token[:-1]}"
+        if token == "":
+            before = argv[i - 1] if i > 0 else ""
+            return f"argument {before}" if before.startswith("-") and before != "--" else "an argument"
+    return None
 
 
 def _first_line(e: BaseException) -> str:

@@ -268,7 +268,7 @@ def check_output_file(path: str | os.PathLike, *, force: bool = False, param: st
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"`{param}` {path} is a folder, expected a file name")
-    if path.exists() and not force:
+    if (path.exists() or path.is_symlink()) and not force:
         raise OutputError(f"`{param}` {path} exists; pass --force to replace it")
     _check_writable_parent(path, param)
     if path.exists() and not os.access(path, os.W_OK):
