@@ -498,8 +498,8 @@ def _time_cell(cell: Cell, cfg: BenchConfig) -> None:
     def step():
         return torch.autograd.grad(fn(qg, kg, vg), (qg, kg, vg), grad)
 
-    first, times = time_calls(step, max(1, cfg.repeats // 2) - 1, cfg.device, cfg.clock)
-    cell.forward_backward_ms = statistics.median(times or [first])  # the forward is already warm
+    _, times = time_calls(step, max(1, cfg.repeats // 2), cfg.device, cfg.clock)  # after a warm-up call
+    cell.forward_backward_ms = statistics.median(times)
 
 
 def _summarise(cfg: BenchConfig, cells: dict, skipped: dict, methods: list[str], memory_method: str) -> dict:
