@@ -353,7 +353,9 @@ def test_report_experiment_keys_and_images(tiny_data: Path, tmp_path: Path, monk
     )  # fmt: skip
     monkeypatch.setitem(PRESETS, "quick", tiny)
     result = report_experiment("quick", tmp_path, device="cpu", seed=0)
-    assert set(result) == {"images", "pixel", "long_range", "linformer_error"}
+    assert set(result) == {"images", "pixel", "long_range", "linformer_error", "budget"}
+    steps = 8 * 2 + len(tiny.long_range_kinds) * 2  # pixel runs x steps + long-range runs x steps
+    assert result["budget"]["planned"] == result["budget"]["done"] == steps and result["budget"]["images"] == 8
     assert set(result["pixel"]) == {"mnist", "fashion-mnist"}
     for per_kind in result["pixel"].values():
         assert set(per_kind) == {"full", "sliding", "sliding_global", "linformer"}

@@ -296,7 +296,13 @@ def test_report_experiment_keys_and_checkpoints(
     before = existing.read_bytes()
     out = tmp_path / "report"
     result = report_experiment("quick", out, device="cpu", seed=0)
-    assert set(result) == {"images", "preset_note", "results"}
+    assert set(result) == {"images", "preset_note", "results", "budget", "timing"}
+    budget, timing = result["budget"], result["timing"]
+    assert budget["done"] == budget["planned"] > 0 and budget["stopped"] is None and budget["images"] == 200
+    assert timing["threads"] == 1 and timing["images"] == 100 and timing["rounds"] >= 5
+    for ratios in timing["ratios"].values():
+        assert set(ratios) == {"gru", "lstm"}
+        assert all(r["rounds"] == timing["rounds"] and r["low"] <= r["median"] <= r["high"] for r in ratios.values())
     assert set(result["results"]) == {"mnist", "fashion-mnist"}
     for by_model in result["results"].values():
         assert set(by_model) == set(MODEL_KINDS)

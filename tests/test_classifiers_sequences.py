@@ -153,7 +153,8 @@ def test_run_is_deterministic_and_mlp_has_no_long_lengths() -> None:
 def test_report_experiment_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sequences.PRESETS, "quick", {"steps": 10, "eval_size": 20, "batch_size": 16})
     result = report_experiment("quick", tmp_path, device="cpu", seed=0)
-    assert set(result) == {"images", "preset_note", "tasks"}
+    assert set(result) == {"images", "preset_note", "tasks", "budget"}
+    assert result["budget"]["planned"] == result["budget"]["done"] == 2 * 4 * 10  # tasks x trained models x steps
     assert set(result["tasks"]) == {"alternating", "parity"}
     for entry in result["tasks"].values():
         assert set(entry) == {"train_max_length", "lengths", "chance", "models"}

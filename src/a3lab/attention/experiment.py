@@ -176,35 +176,9 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-def report_experiment(preset: str, out_dir: Path, device: str = "cpu", seed: int = 0) -> dict:
-    """Problem 3's learning experiments for `a3lab report`: pixel sequences, long range, Linformer's error.
-
-    Budgets (`PRESETS`): "quick" trains each pixel kind 40 steps of 32 on a 1,280-image subset (500 test
-    images) and each long-range kind but full 40 steps of 16 (128 test sequences); "full" 200 pixel steps on
-    6,400 images (2,000 test) and 40 long-range steps with full attention too. Measured on the shared 2-core
-    CPU at one thread under a load average of about 14: quick 350 s (never measured on an idle machine).
-    Also writes `attention_tasks.json` (budget, every run's config, loss history and timings) into out_dir.
-
-    Returns:
-        {"images": [PNG file names written into out_dir],
-         "pixel": {dataset ("mnist", "fashion-mnist"): {kind ("full", "sliding", "sliding_global",
-             "linformer"): {"accuracy": float (test), "seconds_per_epoch": float (measured training seconds
-             per pass over the train_examples), "steps": int, "train_examples": int}}},
-         "long_range": {"length": int, "layers": int, "window": int, "chance": float,
-             "results": {kind: test accuracy} for the preset's kinds among full, sliding, sliding_global,
-             sliding_dilated, linformer},
-         "linformer_error": {"k": [ints], "random": [floats], "trained": [floats]}}
-        The relative errors are on random Gaussian q, k, v and on the first-layer q, k, v of the trained
-        full-attention MNIST model on test images, with mean-pooling projections.
-    """
-    if preset not in PRESETS:
-        raise UserError(f"`preset` must be one of {', '.join(PRESETS)}, got {preset!r}")
-    p = PRESETS[preset]
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-
-    runs = [("pixel", task, kind) for task in ("pixel-mnist", "pixel-fashion-mnist") for kind in PIXEL_KINDS]
-    runs += [("long_range", "long-range", kind) for kind in p.long_range_kinds]
+def _train_runs(p: Preset, runs: list[tuple[str, str, str]], seed: int, device: str) -> tuple:
+    """Train every run of a preset: (pixel results, long-range accuracies, every run's record, the trained
+    full-attention MNIST model)."""
     pixel: dict = {TASK_DATASET[t]: {} for t in ("pixel-mnist", "pixel-fashion-mnist")}
     long_results: dict = {}
     details: dict = {}
@@ -231,6 +205,53 @@ def report_experiment(preset: str, out_dir: Path, device: str = "cpu", seed: int
                 trained_full = model
         else:
             long_results[kind] = result["accuracy"]
+    return pixel, long_results, details, trained_full
+
+
+def _budget(p: Preset, runs: list[tuple[str, str, str]]) -> dict:
+    """The work of a preset's runs, for the report (no time limit: done is what was planned)."""
+    steps = sum(p.pixel_steps if section == "pixel" else p.long_range_steps for section, _, _ in runs)
+    return {
+        "work": f"{len(runs)} runs: {p.pixel_steps} pixel steps of {p.batch_size}, {p.long_range_steps} long-range "
+        f"steps of {p.long_range_batch_size}",
+        "unit": "steps",
+        "planned": steps,
+        "done": steps,
+        "images": p.pixel_train_examples,
+        "stopped": None,
+    }
+
+
+def report_experiment(preset: str, out_dir: Path, device: str = "cpu", seed: int = 0) -> dict:
+    """Problem 3's learning experiments for `a3lab report`: pixel sequences, long range, Linformer's error.
+
+    Budgets (`PRESETS`): "quick" trains each pixel kind 40 steps of 32 on a 1,280-image subset (500 test
+    images) and each long-range kind but full 40 steps of 16 (128 test sequences); "full" 200 pixel steps on
+    6,400 images (2,000 test) and 40 long-range steps with full attention too. Also writes
+    `attention_tasks.json` (budget, every run's config, loss history and timings) into out_dir.
+
+    Returns:
+        {"images": [PNG file names written into out_dir],
+         "pixel": {dataset ("mnist", "fashion-mnist"): {kind ("full", "sliding", "sliding_global",
+             "linformer"): {"accuracy": float (test), "seconds_per_epoch": float (measured training seconds
+             per pass over the train_examples), "steps": int, "train_examples": int}}},
+         "long_range": {"length": int, "layers": int, "window": int, "chance": float,
+             "results": {kind: test accuracy} for the preset's kinds among full, sliding, sliding_global,
+             sliding_dilated, linformer},
+         "linformer_error": {"k": [ints], "random": [floats], "trained": [floats]}}
+        The relative errors are on random Gaussian q, k, v and on the first-layer q, k, v of the trained
+        full-attention MNIST model on test images, with mean-pooling projections.
+        "budget": {"work", "unit": "steps", "planned", "done", "images" (pixel training images), "stopped"}.
+    """
+    if preset not in PRESETS:
+        raise UserError(f"`preset` must be one of {', '.join(PRESETS)}, got {preset!r}")
+    p = PRESETS[preset]
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    runs = [("pixel", task, kind) for task in ("pixel-mnist", "pixel-fashion-mnist") for kind in PIXEL_KINDS]
+    runs += [("long_range", "long-range", kind) for kind in p.long_range_kinds]
+    pixel, long_results, details, trained_full = _train_runs(p, runs, seed, device)
 
     full_config = TrainConfig(task="pixel-mnist", seed=seed)
     tokens = sample_tokens(full_config, p.linformer_examples).to(next(trained_full.parameters()).device)
@@ -254,6 +275,7 @@ def report_experiment(preset: str, out_dir: Path, device: str = "cpu", seed: int
         "pixel": pixel,
         "long_range": long_range,
         "linformer_error": {"k": err["k"], "random": err["random"], "trained": err["trained"]},
+        "budget": _budget(p, runs),
     }
     write_json(
         {"preset": preset, "budget": asdict(p), "summary": result, "runs": details}, out_dir / "attention_tasks.json"

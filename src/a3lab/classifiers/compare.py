@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterable
 from dataclasses import asdict
@@ -10,9 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from a3lab.classifiers.models import MODEL_KINDS
-from a3lab.classifiers.training import TrainConfig, domain_cnn_path, save_run, train_classifier
+from a3lab.classifiers.training import (
+    DEFAULT_BATCH_SIZE,
+    TrainConfig,
+    domain_cnn_path,
+    save_run,
+    train_classifier,
+)
 from a3lab.data import DATASETS, load_images
 from a3lab.errors import UserError
 from a3lab.utils import progress, resolve_device, save_figure, write_json
@@ -22,13 +30,19 @@ from a3lab.utils import progress, resolve_device, save_figure, write_json
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {
         "epochs": 1,
-        "train_examples": 6000,
-        "note": "quick preset: 1 epoch on a seeded 6,000-image subset of each training split, full test split; "
-        "accuracies are far below the 3-epoch full-data targets",
+        "train_examples": 60000,
+        "timing": {"images": 512, "batch_size": 256, "rounds": 7},
+        "note": "quick preset: 1 epoch on each full training split, full test split",
     },
-    "full": {"epochs": 3, "train_examples": None, "note": "full preset: 3 epochs on the full training split"},
+    "full": {
+        "epochs": 3,
+        "train_examples": None,
+        "timing": {"images": 1024, "batch_size": 256, "rounds": 9},
+        "note": "full preset: 3 epochs on the full training split",
+    },
 }
-"""Training budget of `report_experiment`'s presets."""
+"""Training budget of `report_experiment`'s presets, and how many test images, in batches of what size, the
+inference timing classifies per call and in how many interleaved rounds."""
 
 REPORT_KEYS = (
     "accuracy",
@@ -161,13 +175,49 @@ def plot_comparison(table: dict[str, dict[str, dict[str, Any]]], path: str | os.
     return save_figure(fig, path)
 
 
+def time_inference(
+    models: dict[str, nn.Module], images: torch.Tensor, batch_size: int, rounds: int, device: torch.device
+) -> dict[str, list[float]]:
+    """Seconds each model takes to classify `images`, in interleaved rounds on one intra-op thread.
+
+    Shapes: images float `[N, 1, 28, 28]` in [0, 1], on `device`. Returns {model: [seconds per round]}.
+    """
+    from a3lab.report.timing import interleaved_rounds, intra_op_threads
+
+    def classify(model: nn.Module):
+        def call() -> None:
+            with torch.inference_mode():
+                for chunk in images.split(batch_size):
+                    model(chunk)  # (B, K)
+
+        return call
+
+    with intra_op_threads(1):
+        calls = {m: classify(model) for m, model in models.items()}
+        return interleaved_rounds(calls, rounds, str(device), desc="classifier inference timing")
+
+
+def _inference_ratios(models: dict[str, nn.Module], dataset: str, timing: dict, device: torch.device) -> dict:
+    """Per RNN: CNN images/s over its images/s, round by round; and each model's images/s (median round)."""
+    from a3lab.report.timing import ratio_spread, spread
+
+    test_images = load_images(dataset, train=False)[0][: timing["images"]]
+    x = test_images.float().div(255).unsqueeze(1).to(device)  # (N, 1, 28, 28)
+    timing["images"] = len(x)  # a small test split (tests) holds fewer than the preset asks for
+    seconds = time_inference(models, x, timing["batch_size"], timing["rounds"], device)
+    speed = {m: len(x) / spread(t)["median"] for m, t in seconds.items()}
+    ratios = {m: ratio_spread(seconds[m], seconds["cnn"]) for m in models if m in ("gru", "lstm")}
+    return {"images_per_second": speed, "ratios": ratios}
+
+
 def report_experiment(
     preset: str, out_dir: str | os.PathLike, device: str | torch.device = "cpu", seed: int = 0
 ) -> dict[str, Any]:
     """Problem 1 (images) for the report: CNN, GRU, LSTM and MLP on MNIST and Fashion-MNIST, one seed.
 
-    Presets: "quick" trains each of the 8 runs for 1 epoch on a seeded 6,000-image subset (a few minutes on
-    a 2-core CPU); "full" for 3 epochs on the whole training split. Both evaluate on the whole test split.
+    Budgets (`PRESETS`) are work: epochs over a seeded subset of the training split; both presets evaluate on
+    the whole test split. After training, the four models of each data set classify the same test images
+    side by side in interleaved rounds on one thread (`time_inference`): the speed ratios claim 2 reads.
     Writes `classifiers_accuracy_vs_flops.png` and `classifiers.json` (every run's full record) into
     `out_dir`. The trained CNNs are saved where `domain_cnn` looks for them when the run is full-data
     ("full"); the quick preset saves them only where no checkpoint exists yet.
@@ -175,39 +225,64 @@ def report_experiment(
     Returns:
         {"images": [PNG file names in out_dir],
          "preset_note": what the preset trained,
+         "budget": {"work", "unit": "steps", "planned", "done", "images" (per run), "stopped": None},
          "results": {dataset: {model: {"accuracy": test accuracy 0..1, "params": int,
          "flops_per_image": int (forward, FlopCounterMode), "train_seconds_per_epoch": float,
-         "inference_images_per_second": float, "epochs": int, "train_examples": int}}}}
+         "inference_images_per_second": float (median of the rounds), "epochs": int, "train_examples": int}}},
+         "timing": {"device", "threads", "batch_size", "images", "rounds",
+         "ratios": {dataset: {"gru"|"lstm": CNN images/s over the RNN's: {"median", "low", "high", "rounds",
+         "values"}}}}}
         for datasets mnist, fashion-mnist and models cnn, gru, lstm, mlp.
     """
     if preset not in PRESETS:
         raise UserError(f"`preset` must be one of {', '.join(PRESETS)}, got {preset!r}")
     spec = PRESETS[preset]
-    out_dir = Path(out_dir)
     device = resolve_device(device) if isinstance(device, str) else device
-    runs = []
-    jobs = [(d, m) for d in DATASETS for m in MODEL_KINDS]
-    for dataset, kind in progress(jobs, desc=f"classifiers ({preset})"):
+    timing = {"device": str(device), "threads": 1, **spec["timing"], "ratios": {}}
+    runs, steps, trained = [], 0, {}
+    for dataset, kind in progress([(d, m) for d in DATASETS for m in MODEL_KINDS], desc=f"classifiers ({preset})"):
         n_train = spec["train_examples"]
         if n_train is not None:  # a tiny data root (tests) may hold fewer images than the preset asks for
             n_train = min(n_train, len(load_images(dataset, train=True)[1]))
         config = TrainConfig(dataset=dataset, model=kind, epochs=spec["epochs"], train_examples=n_train, seed=seed)
         model, results = train_classifier(config, device=device)
+        steps += config.epochs * math.ceil(results["train_examples"] / (config.batch_size or DEFAULT_BATCH_SIZE[kind]))
         runs.append(results)
+        trained.setdefault(dataset, {})[kind] = model
         if kind == "cnn":
             target = domain_cnn_path(dataset)
-            full_data = spec["train_examples"] is None and spec["epochs"] >= 3
-            if full_data or not target.is_file():
+            if (spec["train_examples"] is None and spec["epochs"] >= 3) or not target.is_file():
                 save_run(model, results, target.with_suffix(""))
     table = summarise(runs)
+    for dataset, models in trained.items():
+        measured = _inference_ratios(models, dataset, timing, device)
+        timing["ratios"][dataset] = measured["ratios"]
+        for kind, speed in measured["images_per_second"].items():
+            table[dataset][kind]["inference_images_per_second"] = speed
+    return _report_outputs(preset, spec, seed, Path(out_dir), runs, table, timing, steps)
+
+
+def _report_outputs(
+    preset: str, spec: dict, seed: int, out_dir: Path, runs: list, table: dict, timing: dict, steps: int
+) -> dict[str, Any]:
+    """Plot, `classifiers.json` and the report's result dict of `report_experiment`."""
     image = "classifiers_accuracy_vs_flops.png"
     plot_comparison(table, out_dir / image, title=f"Image classifiers ({preset} preset, seed {seed})")
-    write_json({"preset": preset, "note": spec["note"], "runs": runs}, out_dir / "classifiers.json")
+    write_json({"preset": preset, "note": spec["note"], "runs": runs, "timing": timing}, out_dir / "classifiers.json")
     results = {
         dataset: {kind: {key: row[key] for key in REPORT_KEYS} for kind, row in by_model.items()}
         for dataset, by_model in table.items()
     }
-    return {"images": [image], "preset_note": spec["note"], "results": results}
+    images = runs[0]["train_examples"] if runs else 0
+    budget = {
+        "work": f"{len(runs)} runs x {spec['epochs']} epoch(s) x {images:,} training images",
+        "unit": "steps",
+        "planned": steps,
+        "done": steps,
+        "images": images,
+        "stopped": None,
+    }
+    return {"images": [image], "preset_note": spec["note"], "budget": budget, "results": results, "timing": timing}
 
 
 def accuracy_targets() -> dict[str, dict[str, float]]:

@@ -459,7 +459,8 @@ def report_experiment(
         {"images": [PNG file names in out_dir],
          "preset_note": what the preset trained,
          "tasks": {task: {"train_max_length": 20, "lengths": [20, 50, 100, 500, 1000],
-         "chance": float, "models": {model: {str(length): accuracy 0..1}}}}}
+         "chance": float, "models": {model: {str(length): accuracy 0..1}}}},
+         "budget": {"work", "unit": "steps", "planned", "done", "images": None, "stopped": None}}
         for tasks "alternating" and "parity", models gru, lstm, cnn1d, mlp (lengths <= 20 only) and
         hand_wired.
     """
@@ -479,4 +480,13 @@ def report_experiment(
         task: {key: entry[key] for key in ("train_max_length", "lengths", "chance", "models")}
         for task, entry in result["tasks"].items()
     }
-    return {"images": [image], "preset_note": note, "tasks": tasks}
+    trained = len(config.tasks) * sum(kind != "hand_wired" for kind in config.models)
+    budget = {
+        "work": f"{trained} models x {config.steps:,} steps of {config.batch_size} sequences",
+        "unit": "steps",
+        "planned": trained * config.steps,
+        "done": trained * config.steps,
+        "images": None,
+        "stopped": None,
+    }
+    return {"images": [image], "preset_note": note, "budget": budget, "tasks": tasks}

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
-from a3lab.commands import add_common, word_list
+from a3lab.commands import add_common, thread_count, word_list
 from a3lab.errors import UserError
 
 
@@ -23,6 +24,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="re-run sections even when their inputs are unchanged")
     p.add_argument("--list", action="store_true", help="list the sections and claims, then exit")
     p.add_argument(
+        "--threads",
+        type=thread_count,
+        default=None,
+        help="intra-op threads for training (default: the usable cores); timings always use one",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (section header lines stay)")
+    p.add_argument(
         "--browser-check",
         action="store_true",
         help="open index.html in headless Chromium, save OUT/screenshot.png, fail on broken images or console errors",
@@ -31,8 +39,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_report)
 
 
+def quiet_waiting_threads() -> None:
+    """Make OpenMP's idle threads sleep instead of spinning, unless the user chose a policy.
+
+    By default an OpenMP worker that runs out of work spins for a while before it sleeps. On a machine with
+    other busy processes the spinning workers take turns on the cores from the ones still computing, and a
+    parallel region waits for its slowest thread: the run slows down far beyond its fair share of the cores.
+    Read once, when torch loads its OpenMP runtime, so this must run before torch is imported.
+    """
+    if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+
+
 def cmd_report(args: argparse.Namespace) -> int:
+    quiet_waiting_threads()
+    os.environ["A3LAB_PROGRESS"] = "0" if args.no_progress else os.environ.get("A3LAB_PROGRESS", "1")
     from a3lab.report import CLAIMS, SECTIONS, build_report
+    from a3lab.report.claims import stopped_early
     from a3lab.utils import resolve_device, seed_everything
 
     unknown = sorted(set(args.only or ()) - {s.name for s in SECTIONS})
@@ -52,7 +75,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     with open_run_folder(args.out, reuse=True, remove_on_failure=False):
         seed_everything(args.seed)
         verdicts, records = build_report(
-            args.preset, args.out, device=device, seed=args.seed, only=only, force=args.force
+            args.preset, args.out, device=device, seed=args.seed, only=only, force=args.force, threads=args.threads
         )
     print(f"{'#':>2}  {'verdict':<13} claim")
     for v in verdicts:
@@ -61,6 +84,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     failed = [n for n, r in records.items() if r.get("status") == "failed"]
     if failed:
         print(f"failed sections: {', '.join(failed)} (see the report)")
+    unfinished = [n for n, r in records.items() if stopped_early(r.get("result"))]
+    if unfinished:
+        print(f"stopped early, their claims not measured: {', '.join(unfinished)} (see the report)")
     page_ok = check_in_browser(Path(args.out)) if args.browser_check else True
     return 1 if failed or not page_ok else 0
 

@@ -4,6 +4,12 @@
 `render` turns the results into `index.html` (self-contained: images embedded), `report.md` (PNGs beside
 it) and `results.json` (every number shown). Verdicts are computed from the numbers by the rules stated
 next to them, never written by hand. A section that fails shows its error; the rest still renders.
+
+Budgets are work (epochs, steps), never wall time, so a verdict does not depend on how busy the machine is.
+A section's result states its work in `result["budget"]` ({"work": text, "unit", "planned", "done",
+"images", "stopped"}); a section stopped early by a safety time limit is marked unfinished, and every claim
+that reads it says "not measured" (see `claims.judge`). Each section's record also keeps the conditions it
+ran under: device, intra-op threads, load average at its start.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import hashlib
 import importlib
 import importlib.util
 import json
+import os
 import sys
 import time
 import traceback
@@ -23,7 +30,7 @@ from typing import Any
 from a3lab import __version__
 from a3lab.errors import UserError
 from a3lab.report.browser import browser_check, find_chromium
-from a3lab.report.claims import CLAIMS, Claim, Verdict, judge
+from a3lab.report.claims import CLAIMS, VERDICTS, Claim, Verdict, judge, stopped_early
 from a3lab.report.render import document, to_html, to_markdown
 from a3lab.utils import atomic_write_text, write_json
 
@@ -31,6 +38,8 @@ __all__ = [
     "CLAIMS",
     "PRESETS",
     "SECTIONS",
+    "TIMING_KEYS",
+    "VERDICTS",
     "Claim",
     "SectionSpec",
     "Verdict",
@@ -39,6 +48,7 @@ __all__ = [
     "find_chromium",
     "render",
     "run_section",
+    "without_timings",
 ]
 
 PRESETS = ("quick", "full")
@@ -71,6 +81,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
             "a3lab.classifiers.training",
             "a3lab.classifiers.compare",
             "a3lab.data",
+            "a3lab.report.timing",
         ),
     ),
     SectionSpec(
@@ -84,7 +95,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
         "attention_cost",
         "Attention cost",
         "a3lab.attention.bench:report_experiment",
-        ("a3lab.attention.functional", "a3lab.attention.flex", "a3lab.attention.bench"),
+        ("a3lab.attention.functional", "a3lab.attention.flex", "a3lab.attention.bench", "a3lab.report.timing"),
     ),
     SectionSpec(
         "attention_tasks",
@@ -118,6 +129,32 @@ SECTIONS: tuple[SectionSpec, ...] = (
             "a3lab.data",
         ),
     ),
+    SectionSpec(
+        "video",
+        "Video clips",
+        "a3lab.classifiers.video:report_experiment",
+        (
+            "a3lab.classifiers.video",
+            "a3lab.classifiers.video_data",
+            "a3lab.classifiers.video_models",
+            "a3lab.attention.modules",
+            "a3lab.attention.functional",
+            "a3lab.data",
+        ),
+    ),
+    SectionSpec(
+        "captions",
+        "Image captions",
+        "a3lab.classifiers.captions:report_experiment",
+        (
+            "a3lab.classifiers.captions",
+            "a3lab.classifiers.captions_data",
+            "a3lab.classifiers.captions_models",
+            "a3lab.classifiers.video",
+            "a3lab.classifiers.video_models",
+            "a3lab.data",
+        ),
+    ),
 )
 SECTION_NAMES = tuple(s.name for s in SECTIONS)
 
@@ -135,31 +172,52 @@ def source_digest(modules: tuple[str, ...]) -> str:
     return h.hexdigest()[:16]
 
 
-def section_key(spec: SectionSpec, preset: str, device: str, seed: int) -> str:
+def section_key(spec: SectionSpec, preset: str, device: str, seed: int, threads: int | None = None) -> str:
     """What a section's result depends on: reuse a stored result only when this is unchanged."""
     inputs = {"section": spec.name, "preset": preset, "device": device, "seed": seed, "version": __version__}
+    if threads is not None:  # float reductions split over threads differently: part of the result
+        inputs["threads"] = threads
     inputs["source"] = source_digest(spec.sources)
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def run_section(spec: SectionSpec, preset: str, out_dir: Path, device: str, seed: int, force: bool) -> dict:
-    """Run one section (or reuse its stored result); never raises for a failing experiment.
+def conditions(device: str) -> dict[str, Any]:
+    """What the machine was doing when a section started: device, intra-op threads, 1-minute load average."""
+    import torch
 
-    Returns a record: {"name", "status": "ok"|"reused"|"failed", "key", "seconds", "result", "error"}.
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    return {
+        "device": device,
+        "threads": torch.get_num_threads(),
+        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "load_average": None if load is None else round(load, 2),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
+
+
+def run_section(
+    spec: SectionSpec, preset: str, out_dir: Path, device: str, seed: int, force: bool, threads: int | None = None
+) -> dict:
+    """Run one section (or reuse its stored finished result); never raises for a failing experiment.
+
+    Returns a record: {"name", "status": "ok"|"reused"|"failed", "key", "seconds", "conditions", "result",
+    "error"}. A stored result that stopped early is run again (the experiments resume their runs).
     """
     record_path = out_dir / "sections" / f"{spec.name}.json"
-    key = section_key(spec, preset, device, seed)
+    key = section_key(spec, preset, device, seed, threads)
     if not force and record_path.is_file():
         try:
             old = json.loads(record_path.read_text())
         except json.JSONDecodeError:
             old = {}
-        if old.get("key") == key and old.get("status") in ("ok", "reused"):
+        finished = stopped_early(old.get("result")) is None
+        if old.get("key") == key and old.get("status") in ("ok", "reused") and finished:
             return {**old, "status": "reused"}
     section_dir = out_dir / spec.name
     section_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     record: dict[str, Any] = {"name": spec.name, "key": key, "preset": preset, "result": None, "error": None}
+    record["conditions"] = conditions(device)
     try:
         module_name, func_name = spec.entry.split(":")
         entry = getattr(importlib.import_module(module_name), func_name)
@@ -188,14 +246,44 @@ def render(records: dict[str, dict], meta: dict, out_dir: Path) -> list[Verdict]
         {
             "meta": meta,
             "verdicts": [asdict(v) for v in verdicts],
+            "verdict_colours": {name: colour for name, (colour, _) in VERDICTS.items()},
             "sections": {
-                n: {k: rec.get(k) for k in ("status", "seconds", "key", "error", "result")}
+                n: {k: rec.get(k) for k in ("status", "seconds", "key", "conditions", "error", "result")}
                 for n, rec in records.items()
             },
         },
         out_dir / "results.json",
     )
     return verdicts
+
+
+TIMING_KEYS = frozenset(
+    {
+        "seconds", "conditions", "generated", "timing", "rows", "slopes", "matmul_gflops", "band_gflops",
+        "speedup_vs_full", "speedup_vs_hf", "speedup_vs_flex", "compile_s", "train_seconds", "seconds_per_epoch",
+        "train_seconds_per_epoch", "inference_images_per_second", "train_images_per_second", "images_per_second",
+    }
+)  # fmt: skip
+"""Keys of results.json whose values are timings or the machine's state, not results: two runs of the report
+with the same seed, preset and threads agree on everything else (and on every verdict)."""
+
+
+def without_timings(results: Any) -> Any:
+    """results.json without its timing fields (`TIMING_KEYS`) and without the evidence of timed claims."""
+    timed = {c.number for c in CLAIMS if c.timed}
+    if isinstance(results, dict):
+        out = {k: without_timings(v) for k, v in results.items() if k not in TIMING_KEYS}
+        if out.get("number") in timed and "evidence" in out:
+            out.pop("evidence")
+        return out
+    if isinstance(results, list):
+        return [without_timings(v) for v in results]
+    return results
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its affinity mask), else the machine's count."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def build_report(
@@ -206,10 +294,19 @@ def build_report(
     only: tuple[str, ...] | None = None,
     force: bool = False,
     log: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True),
+    threads: int | None = None,
 ) -> tuple[list[Verdict], dict[str, dict]]:
-    """Run (or reuse) the sections, then render the report. Sections not in `only` are reused if stored."""
+    """Run (or reuse) the sections, then render the report. Sections not in `only` are reused if stored.
+
+    `threads`: intra-op threads for training (default: the usable cores). Timings use one thread each,
+    whatever this is (see `a3lab.report.timing`).
+    """
     import torch
 
+    threads = usable_cores() if threads is None else threads
+    if threads < 1:
+        raise UserError(f"`threads` must be >= 1, got {threads}")
+    torch.set_num_threads(threads)
     if preset not in PRESETS:
         raise UserError(f"`preset` must be one of {', '.join(PRESETS)}, got {preset!r}")
     unknown = set(only or ()) - set(SECTION_NAMES)
@@ -225,9 +322,11 @@ def build_report(
                 records[spec.name] = {**json.loads(stored.read_text()), "status": "reused"}
             continue
         log(f"[{i}/{len(SECTIONS)}] {spec.title} ({spec.name}) ...")
-        rec = run_section(spec, preset, out_dir, device, seed, force)
+        rec = run_section(spec, preset, out_dir, device, seed, force, threads)
         records[spec.name] = rec
         status = rec["status"] + (f": {rec['error']}" if rec["status"] == "failed" else "")
+        if why := stopped_early(rec.get("result")):
+            status += f", UNFINISHED: {why}"
         log(f"[{i}/{len(SECTIONS)}] {spec.title}: {status} ({rec.get('seconds', 0)} s)")
     meta = {
         "preset": preset,
@@ -235,6 +334,8 @@ def build_report(
         "seed": seed,
         "version": __version__,
         "torch": torch.__version__,
+        "threads": threads,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "generated": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
     verdicts = render(records, meta, out_dir)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from a3lab.report.claims import Verdict, pct
+from a3lab.report.claims import VERDICTS, Verdict, pct, stopped_early
 
 Block = tuple
 
@@ -53,6 +53,23 @@ def _section_blocks(name: str, record: dict) -> list[Block]:
     return blocks + images_block(name, record)
 
 
+def conditions_block(record: dict) -> Block:
+    """The conditions a section ran under: its work budget, whether it finished, device, threads, load."""
+    r = record.get("result") or {}
+    budget = r.get("budget") or {}
+    c = record.get("conditions") or {}
+    why = stopped_early(r)
+    finished = ("NO: " + why) if why else ("yes" if budget else "-")
+    units = f"{budget['done']:,} of {budget['planned']:,} {budget.get('unit', 'steps')}" if budget else None
+    images = f"{budget['images']:,}" if budget.get("images") is not None else None
+    load = c.get("load_average")
+    machine = f"{load} on {c.get('cores')} cores" if load is not None else None
+    return table_block(
+        ["budget", "done", "images trained on", "finished", "device", "threads", "load average at start"],
+        [[budget.get("work"), units, images, finished, c.get("device"), c.get("threads"), machine]],
+    )
+
+
 def _render_classifiers(r: dict) -> list[Block]:
     rows = []
     for ds, models in r["results"].items():
@@ -82,7 +99,46 @@ def _render_classifiers(r: dict) -> list[Block]:
                 "epochs",
             ],
             rows,
-        )
+        ),
+        *_render_classifier_timing(r),
+    ]
+
+
+def _spread_row(label: list, stats: dict) -> list:
+    return [*label, stats.get("median"), stats.get("low"), stats.get("high"), stats.get("rounds")]
+
+
+def _render_classifier_timing(r: dict) -> list[Block]:
+    t = r.get("timing")
+    if not t:
+        return []
+    rows = [_spread_row([ds, m], stats) for ds, by_model in t["ratios"].items() for m, stats in by_model.items()]
+    return [
+        (
+            "p",
+            f"Inference side by side: {t['rounds']} interleaved rounds, {t['threads']} thread(s), batch "
+            f"{t['batch_size']}, {t['images']:,} test images a call, on {t['device']}; the ratio is formed per round.",
+        ),
+        table_block(["data set", "RNN", "CNN images/s / RNN images/s (median)", "lowest", "highest", "rounds"], rows),
+    ]
+
+
+def _render_attention_timing(r: dict) -> list[Block]:
+    t = r.get("timing")
+    if not t:
+        return []
+    slopes = [_spread_row([m], stats) for m, stats in t["slopes"].items()]
+    speed = [_spread_row([s["n"], s["method"], s["device"]], s["ratio"]) for s in t["speedup_vs_full"]]
+    return [
+        (
+            "p",
+            f"Side by side: {t['rounds']} interleaved rounds, {t['threads']} thread(s), on {t['device']}; slopes "
+            f"fitted per round over N = {', '.join(map(str, t['slope_sizes']))}.",
+        ),
+        table_block(["method", "log-log slope (median)", "lowest", "highest", "rounds"], slopes),
+        table_block(
+            ["N", "sliding window", "device", "full time / window time (median)", "lowest", "highest", "rounds"], speed
+        ),
     ]
 
 
@@ -136,7 +192,7 @@ def _render_attention_cost(r: dict) -> list[Block]:
     blocks.append(
         ("p", f"Large torch.matmul in the same run: {r.get('matmul_gflops', float('nan')):.1f} GFLOP/s. {hf_text}.")
     )
-    return blocks
+    return blocks + _render_attention_timing(r)
 
 
 def _render_attention_tasks(r: dict) -> list[Block]:
@@ -210,6 +266,49 @@ def _render_gan(r: dict) -> list[Block]:
     ]
 
 
+def _render_video(r: dict) -> list[Block]:
+    lengths = [str(n) for n in r["lengths"]]
+    blocks: list[Block] = [("p", f"Frame CNN on single test items: {pct(r['frame_cnn_accuracy'])}.")]
+    for task, t in r["tasks"].items():
+        kind = "order-dependent" if task in r["order_tasks"] else "order-blind control"
+        blocks.append(
+            (
+                "p",
+                f"Task '{task}' ({kind}): trained on {r['length']} frames; chance {pct(t['chance'])}, "
+                f"order-blind ceiling {pct(t['order_blind_ceiling'])}.",
+            )
+        )
+        rows = []
+        for m, accs in t["models"].items():
+            d = t["details"][m]
+            speed = d["clips_per_second"]
+            rows.append(
+                [m, *(pct(accs[n]) for n in lengths), d["params"], round(d["flops_per_clip"] / 1e6, 2),
+                 round(speed["median"]), f"{speed['min']:.0f}..{speed['max']:.0f}"]
+            )  # fmt: skip
+        headers = ["model", *(f"{n} frames" for n in lengths), "params", "MFLOP/clip", "clips/s", "clips/s range"]
+        blocks.append(table_block(headers, rows))
+    return blocks
+
+
+def _render_captions(r: dict) -> list[Block]:
+    blocks: list[Block] = []
+    for ds, models in r["datasets"].items():
+        lengths = [str(n) for n in range(1, 9)]
+        blocks.append(
+            ("p", f"{ds}: exact-caption accuracy by number of items (trained on 1..4); encoder on single items "
+                  f"{pct(r['encoder_accuracy'][ds])}.")
+        )  # fmt: skip
+        rows = [
+            [m, *(pct(v["by_length"][n]["exact"]) for n in lengths), pct(v["exact_seen"]), pct(v["exact_unseen"]),
+             pct(v["wer_seen"]), pct(v["wer_unseen"]), v["params"]]
+            for m, v in models.items()
+        ]  # fmt: skip
+        headers = ["model", *(f"L={n}" for n in lengths), "1..4", "5..8", "WER 1..4", "WER 5..8", "params"]
+        blocks.append(table_block(headers, rows))
+    return blocks
+
+
 _SECTION_RENDERERS: dict[str, Callable[[dict], list[Block]]] = {
     "classifiers": _render_classifiers,
     "sequences": _render_sequences,
@@ -217,10 +316,12 @@ _SECTION_RENDERERS: dict[str, Callable[[dict], list[Block]]] = {
     "attention_cost": _render_attention_cost,
     "attention_tasks": _render_attention_tasks,
     "gan": _render_gan,
+    "video": _render_video,
+    "captions": _render_captions,
 }
 
 PROBLEMS = (
-    ("Problem 1: CNN vs RNN", (1, 2, 3), ("classifiers", "sequences")),
+    ("Problem 1: CNN vs RNN", (1, 2, 3, 10, 11), ("classifiers", "sequences", "video", "captions")),
     ("Problem 2: a hand-wired RNN", (4,), ("rnn",)),
     ("Problem 3: linear-time self-attention", (5, 6, 7, 8), ("attention_cost", "attention_tasks")),
     ("Problem 4: GAN vs conditional GAN", (9,), ("gan",)),
@@ -233,14 +334,20 @@ def document(records: dict[str, dict], verdicts: list[Verdict], meta: dict, titl
         ("h1", "a3lab report: the write-up's claims, measured"),
         (
             "p",
-            f"Preset {meta['preset']}, device {meta['device']}, seed {meta['seed']}, a3lab {meta['version']}, "
-            f"torch {meta['torch']}, generated {meta['generated']}.",
+            f"Preset {meta['preset']}, device {meta['device']}, {meta.get('threads', '-')} intra-op thread(s), "
+            f"seed {meta['seed']}, a3lab {meta['version']}, torch {meta['torch']}, generated {meta['generated']}.",
         ),
-        table_block(["#", "claim", "verdict"], [[v.number, v.claim, v.verdict] for v in verdicts]),
     ]
+    stopped = [f"{n} ({why})" for n, rec in records.items() if (why := stopped_early(rec.get("result")))]
+    if stopped:
+        blocks.append(
+            ("error", "Stopped early, so the claims that read them are not measured: " + "; ".join(stopped) + ".")
+        )
+    blocks.append(table_block(["#", "claim", "verdict"], [[v.number, v.claim, v.verdict] for v in verdicts]))
     failed = [n for n, rec in records.items() if rec.get("status") == "failed"]
     if failed:
         blocks.append(("error", "Failed sections: " + ", ".join(failed) + " (their errors are shown below)."))
+    blocks.append(("p", "Verdicts: " + "; ".join(f"{name}: {meaning}" for name, (_, meaning) in VERDICTS.items())))
     by_number = {v.number: v for v in verdicts}
     for title, numbers, sections in PROBLEMS:
         blocks.append(("h2", title))
@@ -250,6 +357,7 @@ def document(records: dict[str, dict], verdicts: list[Verdict], meta: dict, titl
             title = titles.get(s, s)
             rec = records.get(s, {"status": "not run", "error": "not run in this output folder"})
             blocks.append(("h3", f"{title} ({rec.get('status')}, {rec.get('seconds', '-')} s)"))
+            blocks.append(conditions_block(rec))
             blocks.extend(_section_blocks(s, rec))
     return blocks
 
@@ -276,7 +384,10 @@ def to_markdown(blocks: list[Block]) -> str:
         elif kind == "verdict":
             v: Verdict = b[1]
             evidence = "\n".join(f"- {e}" for e in v.evidence)
-            out.append(f"**Claim {v.number}.** {v.claim}\n\n**Verdict: {v.verdict}.** Rule: {v.rule}\n\n{evidence}")
+            why = f"\n\n> **{v.verdict.capitalize()}:** {v.why}" if v.why else ""
+            out.append(
+                f"**Claim {v.number}.** {v.claim}\n\n**Verdict: {v.verdict}.** Rule: {v.rule}{why}\n\n{evidence}"
+            )
     return "\n\n".join(out) + "\n"
 
 
@@ -285,11 +396,8 @@ body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; 
 table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }
 th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.v-supported { color: #1d7a3a; font-weight: bold; } td.v-refuted { color: #b03020; font-weight: bold; }
-td.v-nuanced { color: #a06800; font-weight: bold; } td.v-not-measured { color: #666; }
 .claim { border-left: 5px solid #999; padding: 0.4em 1em; margin: 1em 0; background: #fafafa; }
-.supported { border-color: #2a9d4b; } .refuted { border-color: #c0392b; }
-.nuanced { border-color: #e0a020; } .not-measured { border-color: #888; }
+.why { border: 2px dashed; padding: 0.3em 0.8em; font-weight: bold; }
 .badge { font-weight: bold; text-transform: uppercase; }
 .error { background: #fde8e8; border: 1px solid #c0392b; padding: 0.5em 1em; }
 figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
@@ -307,8 +415,20 @@ window.addEventListener('load', function () {
 """
 
 
+def _verdict_css() -> str:
+    """Each verdict's colour (from `claims.VERDICTS`) on its table cell, its claim box and its reason."""
+    rules = []
+    for name, (colour, _) in VERDICTS.items():
+        cls = name.replace(" ", "-")
+        rules.append(
+            f"td.v-{cls} {{ color: {colour}; font-weight: bold; }} .claim.{cls} {{ border-color: {colour}; }} "
+            f".claim.{cls} .badge, .claim.{cls} .why {{ color: {colour}; border-color: {colour}; }}"
+        )
+    return "\n".join(rules)
+
+
 def _cell_class(text: str) -> str:
-    if text in ("supported", "refuted", "nuanced", "not measured"):
+    if text in VERDICTS:
         return f' class="v-{text.replace(" ", "-")}"'
     return ' class="num"' if re.fullmatch(r"[-+]?[\d.,]+(e[-+]?\d+)?%?x?", text) else ""
 
@@ -320,7 +440,7 @@ def to_html(blocks: list[Block], base: Path) -> str:
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         "<title>a3lab report</title>",
-        f"<style>{_CSS}</style>",
+        f"<style>{_CSS}{_verdict_css()}</style>",
         f"<script>{_CHECK_SCRIPT}</script>",
         "</head><body>",
     ]
@@ -352,9 +472,10 @@ def to_html(blocks: list[Block], base: Path) -> str:
             v: Verdict = b[1]
             cls = v.verdict.replace(" ", "-")
             items = "".join(f"<li>{e(x)}</li>" for x in v.evidence)
+            why = f'<p class="why">{e(v.verdict.capitalize())}: {e(v.why)}</p>' if v.why else ""
             out.append(
                 f'<div class="claim {cls}"><p><b>Claim {v.number}.</b> {e(v.claim)}</p>'
-                f'<p><span class="badge">{e(v.verdict)}</span>. Rule: {e(v.rule)}</p><ul>{items}</ul></div>'
+                f'<p><span class="badge">{e(v.verdict)}</span>. Rule: {e(v.rule)}</p>{why}<ul>{items}</ul></div>'
             )
     out.append("</body></html>")
     return "\n".join(out)

@@ -49,13 +49,19 @@ def _sync(device: str) -> None:
 
 
 def interleaved_rounds(
-    contenders: Mapping[str, Callable[[], object]], rounds: int = 7, device: str = "cpu", warmup: int = 1
+    contenders: Mapping[str, Callable[[], object]],
+    rounds: int = 7,
+    device: str = "cpu",
+    warmup: int = 1,
+    desc: str = "timing rounds",
 ) -> dict[str, list[float]]:
     """Seconds per call of each contender, one call each per round, the order rotating every round.
 
     Each contender is called `warmup` times first (thread pools, allocator, kernel selection), in order.
-    Returns {name: [seconds in round 0, round 1, ...]}.
+    A progress bar (`desc`) counts the rounds. Returns {name: [seconds in round 0, round 1, ...]}.
     """
+    from a3lab.utils import progress
+
     if rounds < 1:
         raise ValueError(f"rounds must be >= 1, got {rounds}")
     names = list(contenders)
@@ -64,7 +70,7 @@ def interleaved_rounds(
             contenders[name]()
     now = _clock(device)
     times: dict[str, list[float]] = {name: [0.0] * rounds for name in names}
-    for r in range(rounds):
+    for r in progress(range(rounds), desc=desc):
         for name in names[r % len(names) :] + names[: r % len(names)]:
             _sync(device)
             start = now()
