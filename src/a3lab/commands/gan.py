@@ -412,6 +412,22 @@ def _register_reproduce(actions: argparse._SubParsersAction) -> None:
     rep.set_defaults(func=cmd_reproduce)
 
 
+def check_real_n(run_dir: Path, real_n: int, root) -> None:
+    """`--real-n` above the test split is an error, as every count above its split is."""
+    import json as _json
+
+    from a3lab.data import check_idx, find_root, raw_files
+
+    config = run_dir / "config.json"
+    if not config.is_file():
+        return  # evaluate_run says what is missing
+    dataset = _json.loads(config.read_text()).get("dataset")
+    base, _ = find_root(dataset, root)
+    images = base / raw_files(dataset, False)["images"]
+    if images.is_file() and real_n > check_idx(images, "images")[0]:
+        raise UserError(f"`real_n` must be <= {check_idx(images, 'images')[0]} (the test split), got {real_n}")
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -424,6 +440,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     refuse_existing([Path(args.run_dir) / "eval.json"], True, param="run_dir")
     if args.cache_dir:
         refuse_existing([], True, folder=args.cache_dir, param="cache_dir")
+    if args.real_n is not None:
+        check_real_n(Path(args.run_dir), args.real_n, args.root)
     if args.inception and inception_weights_path() is None:
         print(f"a3lab: note: skipping the Inception FID: it needs {INCEPTION_HINT}")
     seed_everything(args.seed)
