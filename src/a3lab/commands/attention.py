@@ -116,7 +116,7 @@ def _add_sweep_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--windows", type=_sizes, default=(128, 256), help="sweep: one-sided windows (default: 128,256)")
     p.add_argument(
-        "--dtypes", type=_methods, default=("float32", "bfloat16"), help="sweep: dtypes (default: float32,bfloat16)"
+        "--dtypes", type=_methods, default=("bfloat16", "float32"), help="sweep: dtypes (default: bfloat16,float32)"
     )
 
 
@@ -341,7 +341,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _parse_ks(text: str) -> list[int]:
     try:
-        ks = [int(v) for v in text.replace(" ", "").split(",")]  # an empty item is an error, not skipped
+        ks = [int(v) for v in text.replace(" ", "").split(",") if v]
     except ValueError:
         raise UserError(f"`k` must be comma-separated integers, got {text!r}") from None
     if not ks:
