@@ -335,10 +335,13 @@ def test_reproduce_runs_only_the_named_runs_and_a_later_call_reuses_them(tiny_da
 
 def test_report_experiment_runs_the_four_runs(report, tiny_data: Path, tmp_path: Path):
     result, out = report
-    assert set(result) == {"images", "runs"}
+    assert set(result) == {"images", "runs", "budget"}
+    budget = result["budget"]
+    assert budget["done"] == budget["planned"] > 0 and budget["stopped"] is None and budget["unit"] == "steps"
     assert list(result["runs"]) == list(gan_evaluate.RUN_NAMES)
     for name, run in result["runs"].items():
-        assert set(run) == set(gan_reproduce.REPORT_RUN_KEYS)
+        assert set(run) == {*gan_reproduce.REPORT_RUN_KEYS, "epochs_planned"}
+        assert run["epochs"] == run["epochs_planned"] == TINY.epochs
         assert run["conditional"] == name.endswith("cgan") and run["dataset"] == name.rsplit("-", 1)[0]
         assert math.isclose(sum(run["class_histogram"]), 1.0) and len(run["class_histogram"]) == 10
         assert (run["conditional_accuracy"] is None) == (not run["conditional"])
@@ -430,3 +433,16 @@ def test_inception_fid_names_its_image_count_and_the_published_best(tiny_root, t
     assert "Lucic et al. 2018" in table and "6.8" in table
     markdown = "\n".join(gan_reproduce.inception_markdown({"mnist-cgan": result}))
     assert f"| mnist-cgan | {result['inception_fid']:.2f} | 50 |" in markdown and "| 6.8 |" in markdown
+
+
+def test_report_budget_marks_a_run_stopped_at_its_time_limit(tmp_path: Path) -> None:
+    for name, steps, stopped in (("mnist-gan", 1874, "completed"), ("mnist-cgan", 105, "time_limit")):
+        (tmp_path / name).mkdir()
+        summary = {"epochs": 2, "steps_per_epoch": 937, "global_step": steps, "stopped": stopped}
+        (tmp_path / name / "summary.json").write_text(json.dumps(summary))
+    budget = gan_reproduce._report_budget(TINY, tmp_path)
+    assert (budget["planned"], budget["done"]) == (2 * 1874, 1874 + 105)
+    assert budget["stopped"] == "the time limit (mnist-cgan)"
+    from a3lab.report.claims import stopped_early
+
+    assert stopped_early({"budget": budget}) == "stopped at the time limit (mnist-cgan) after 1,979 of 3,748 steps"
