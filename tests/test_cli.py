@@ -132,3 +132,24 @@ def test_word_list_refuses_empty_items(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError):
         word_list(text)
     assert word_list(" a, b ") == ["a", "b"]
+
+
+def test_an_os_error_the_user_can_fix_is_one_line_naming_the_file(monkeypatch, capsys) -> None:
+    import errno
+    import os
+
+    from a3lab.commands import data
+
+    def refused(args):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), "/read-only/run/x.json")
+
+    monkeypatch.setattr(data, "cmd_info", refused)
+    assert main(["data", "info"]) == 2
+    assert capsys.readouterr().err == "a3lab: error: /read-only/run/x.json: Permission denied\n"
+
+    def bad_descriptor(args):
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+
+    monkeypatch.setattr(data, "cmd_info", bad_descriptor)
+    assert main(["data", "info"]) == 1
+    assert capsys.readouterr().err.strip().endswith(cli.BUG_LINE)

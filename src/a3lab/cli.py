@@ -9,6 +9,7 @@ in a3lab and prints its traceback and a line saying so (exit code 1).
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import re
 import sys
@@ -20,6 +21,21 @@ from a3lab.commands import ArgumentParser
 
 # Areas in the order `a3lab --help` lists them.
 AREAS = ("data", "rnn", "classify", "attention", "gan", "report")
+# OS errors a user fixes (free space, permissions, a read-only mount, a missing or misplaced file): one line.
+_OS_USER_ERRORS = {
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EROFS,
+    errno.ENOENT,
+    errno.ENOTDIR,
+    errno.EISDIR,
+    errno.EEXIST,
+    errno.ENAMETOOLONG,
+    errno.ELOOP,
+    errno.EMFILE,
+}
 BUG_LINE = "a3lab: this is a bug in a3lab, not in your input; please report it with the traceback above"
 
 
@@ -55,6 +71,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("a3lab: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:
+        if e.errno not in _OS_USER_ERRORS:
+            traceback.print_exc()
+            print(BUG_LINE, file=sys.stderr)
+            return 1
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"a3lab: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 2
     except MemoryError:
         print("a3lab: error: out of memory: ask for smaller sizes (batch, model width, sample count)", file=sys.stderr)
         return 2

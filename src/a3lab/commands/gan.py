@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from a3lab.commands import (
     add_common,
     check_output_file_arg,
+    config_default,
     float_range,
     int_range,
     positive_float,
@@ -346,9 +347,24 @@ def _register_eval(actions: argparse._SubParsersAction) -> None:
     ev.add_argument(
         "--batch-size", type=int_range(1, 65_536), default=500, help="images per forward pass (default: 500)"
     )
-    ev.add_argument("--k", type=positive_int, default=3, help="neighbours for precision/recall (default: 3)")
-    ev.add_argument("--kid-subsets", type=positive_int, default=100, help="KID subsets (default: 100)")
-    ev.add_argument("--kid-subset-size", type=positive_int, default=1000, help="images per KID subset (default: 1000)")
+    ev.add_argument(
+        "--k",
+        type=positive_int,
+        default=3,
+        help=f"neighbours for precision/recall (default: {config_default('a3lab.gan.evaluate:EvalConfig.k')})",
+    )
+    ev.add_argument(
+        "--kid-subsets",
+        type=positive_int,
+        default=100,
+        help=f"KID subsets (default: {config_default('a3lab.gan.evaluate:EvalConfig.kid_subsets')})",
+    )
+    ev.add_argument(
+        "--kid-subset-size",
+        type=positive_int,
+        default=1000,
+        help=f"images per KID subset (default: {config_default('a3lab.gan.evaluate:EvalConfig.kid_subset_size')})",
+    )
     ev.add_argument(
         "--inception",
         action="store_true",

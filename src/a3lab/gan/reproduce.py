@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -16,7 +15,7 @@ from a3lab.data import DATASETS
 from a3lab.errors import UserError
 from a3lab.gan.config import GANConfig
 from a3lab.gan.evaluate import EvalConfig, evaluate_run, load_classifier, percent, run_name
-from a3lab.utils import atomic_write_text, progress, write_json
+from a3lab.utils import atomic_copy, atomic_write_text, progress, write_json
 
 # ----------------------------------------------------------------------------- the write-up's four runs
 
@@ -170,7 +169,7 @@ def reproduce(
         result["train_images_per_second"] = trained["images_per_second"]
         grid = out_dir / f"{name}-grid.png"
         if (out_dir / name / "grid_latest.png").is_file():
-            shutil.copyfile(out_dir / name / "grid_latest.png", grid)
+            atomic_copy(out_dir / name / "grid_latest.png", grid)
             result["grid"] = grid.name
         results[name] = result
     images = [r["grid"] for r in results.values() if r.get("grid")]
