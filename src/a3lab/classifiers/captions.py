@@ -76,7 +76,7 @@ class CaptionConfig:
 
 
 PRESETS: dict[str, dict[str, Any]] = {
-    "quick": {"steps": 200, "pretrain_steps": 300, "train_per_length": 3000, "test_per_length": 200},
+    "quick": {"steps": 120, "pretrain_steps": 200, "train_per_length": 2000, "test_per_length": 100},
     "full": {"steps": 1200, "pretrain_steps": 800, "train_per_length": 15000, "test_per_length": 500},
 }
 """CaptionConfig overrides of each preset."""

@@ -116,11 +116,11 @@ PRESETS: dict[str, dict[str, Any]] = {
     "quick": {
         "tasks": ("first", "direction", "max"),
         "length": 6,
-        "steps": 300,
+        "steps": 180,
         "batch_size": 16,
-        "pretrain_steps": 300,
+        "pretrain_steps": 200,
         "train_clips": 3000,
-        "test_clips": 300,
+        "test_clips": 200,
     },
     "full": {"steps": 600, "batch_size": 32, "pretrain_steps": 800, "train_clips": 20000, "test_clips": 1000},
 }
