@@ -445,7 +445,7 @@ def test_benchmark_refuses_a_linformer_k_above_every_size() -> None:
 
 @pytest.mark.parametrize("padded_from", [None, 10])
 def test_training_backward_equals_autograd_of_the_fused_kernel(monkeypatch: pytest.MonkeyPatch, padded_from) -> None:
-    from a3lab.attention import functional
+    from a3lab.attention import band
 
     q, k, v = qkv(2, 3, 40, 8, seed=8, requires_grad=True)
     pad = None
@@ -459,7 +459,7 @@ def test_training_backward_equals_autograd_of_the_fused_kernel(monkeypatch: pyte
         return (out, *torch.autograd.grad(out, (q, k, v), grad_out))
 
     ours = grads()
-    monkeypatch.setattr(functional, "_CPU_FLASH", False)  # autograd through scaled_dot_product_attention
+    monkeypatch.setattr(band, "_CPU_FLASH", False)  # autograd through scaled_dot_product_attention
     theirs = grads()
     for a, b in zip(ours, theirs):
         assert (a - b).abs().max() <= 1e-5

@@ -12,8 +12,10 @@ Papers:
   are projected along the sequence to K rows, softmax(q (E k)^T / sqrt(D)) (F v), with E, F shared
   per head, between keys and values, or across layers.
 
-Layout: `functional` holds the math (full_attention, sliding_window_attention, linformer_attention), `flex`
-the FlexAttention backend, `modules` the nn.Modules (MultiHeadSelfAttention, TransformerEncoder).
+Layout: `functional` holds the math (full_attention, sliding_window_attention, linformer_attention), `band`
+the sliding window's blocked and matmul kernels and their backward, `flex` the FlexAttention backend,
+`modules` the nn.Modules (MultiHeadSelfAttention, TransformerEncoder), `hf` the drop-in for Hugging Face
+Longformer, `bench` and `sweep` the CPU and device benchmarks.
 
 The sliding window never builds an N x N tensor. Its default backend ("blocked") cuts the queries into blocks
 of C and hands each block with the L = C + 2W keys around it (a strided `unfold` view, no copy) to PyTorch's
@@ -24,6 +26,7 @@ keys through the log-sum-exp of two partial softmaxes. The "flex" backend is
 `torch.nn.attention.flex_attention`, compiled, with a block mask built once per shape and cached.
 """
 
+from a3lab.attention.band import default_block_size
 from a3lab.attention.flex import flex_available, flex_block_mask
 from a3lab.attention.functional import (
     BACKENDS,
@@ -32,7 +35,6 @@ from a3lab.attention.functional import (
     Backend,
     Kind,
     Sharing,
-    default_block_size,
     full_attention,
     linformer_attention,
     resolve_backend,
