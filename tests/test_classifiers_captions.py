@@ -239,3 +239,20 @@ def test_predict_bad_inputs_exit_2(tiny_run, tmp_path, capsys):
         assert main(["classify", "captions", "predict", *args]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("a3lab: error:")
+
+
+def test_report_section_feeds_claim_11(tiny_data, tmp_path, monkeypatch):
+    from a3lab import report
+    from a3lab.report import claims
+    from a3lab.report.render import _render_captions
+
+    monkeypatch.setitem(captions.PRESETS, "quick", TINY)
+    result = captions.report_experiment("quick", tmp_path / "captions", device="cpu")
+    json.dumps(result)
+    assert result["budget"]["done"] == result["budget"]["planned"] == 2 * 2 + 2 * 4 * 4
+    assert all((tmp_path / "captions" / name).is_file() for name in result["images"])
+    claim = next(c for c in report.CLAIMS if c.number == 11)
+    verdict = claims.judge(claim, {"captions": {"status": "ok", "result": result}})
+    assert verdict.verdict == "inconclusive" and "exact captions on 1..4 items" in verdict.why
+    assert any(line.startswith("fashion-mnist, 5..8 items (unseen)") for line in verdict.evidence)
+    assert sum(b[0] == "table" for b in _render_captions(result)) == 2

@@ -182,3 +182,24 @@ def test_cli_video(tiny_data, tmp_path, monkeypatch, capsys):
     record = json.loads((tmp_path / "v" / "video.json").read_text())
     assert record["preset"] == "quick" and (tmp_path / "v" / "video_accuracy_vs_length.png").is_file()
     assert "mean_pool" in capsys.readouterr().out
+
+
+def test_report_section_feeds_claim_10(tiny_data, tmp_path, monkeypatch):
+    from a3lab import report
+    from a3lab.classifiers import video
+    from a3lab.report import claims
+    from a3lab.report.render import _render_video
+
+    monkeypatch.setenv("A3LAB_HOME", str(tmp_path / "home"))
+    monkeypatch.setitem(video.PRESETS, "quick", {**TINY, "models": ("mean_pool", "gru", "c3d", "transformer")})
+    result = video.report_experiment("quick", tmp_path / "video", device="cpu")
+    json.dumps(result)
+    assert result["budget"]["done"] == result["budget"]["planned"] == 2 + 2 * 4 * 3
+    assert (tmp_path / "video" / result["images"][0]).is_file()
+    claim = next(c for c in report.CLAIMS if c.number == 10)
+    verdict = claims.judge(claim, {"video": {"status": "ok", "result": result}})
+    # tiny budgets: no model recognises the items, so the precondition must fail, with the numbers shown
+    assert verdict.verdict == "inconclusive" and "control task 'max'" in verdict.why
+    assert any(line.startswith("first, training length: GRU") for line in verdict.evidence)
+    blocks = _render_video(result)
+    assert sum(b[0] == "table" for b in blocks) == 2
