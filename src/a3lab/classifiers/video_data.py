@@ -35,7 +35,7 @@ import torch.nn.functional as F
 
 from a3lab.data import load_images
 from a3lab.errors import UserError
-from a3lab.utils import atomic_torch_save
+from a3lab.utils import atomic_torch_save, cache_dir
 
 FRAME_SIZE = 14
 TASKS: tuple[str, ...] = ("first", "direction", "increasing", "max", "sum")
@@ -149,8 +149,8 @@ def make_clips(task: str, num_clips: int, length: int, bank: ItemBank, seed: int
 
 
 def video_cache_dir() -> Path:
-    home = os.environ.get("A3LAB_HOME")
-    return Path(home) / "video" if home else Path.home() / ".cache" / "a3lab" / "video"
+    """a3lab's cache folder for the rendered clips (`a3lab.utils.cache_dir("video")`)."""
+    return cache_dir("video")
 
 
 def cached_clips(
