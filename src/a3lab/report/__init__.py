@@ -95,7 +95,13 @@ SECTIONS: tuple[SectionSpec, ...] = (
         "attention_cost",
         "Attention cost",
         "a3lab.attention.bench:report_experiment",
-        ("a3lab.attention.functional", "a3lab.attention.flex", "a3lab.attention.bench", "a3lab.report.timing"),
+        (
+            "a3lab.attention.functional",
+            "a3lab.attention.band",
+            "a3lab.attention.flex",
+            "a3lab.attention.bench",
+            "a3lab.report.timing",
+        ),
     ),
     SectionSpec(
         "attention_tasks",
@@ -103,6 +109,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
         "a3lab.attention.experiment:report_experiment",
         (
             "a3lab.attention.functional",
+            "a3lab.attention.band",
             "a3lab.attention.flex",
             "a3lab.attention.modules",
             "a3lab.attention.tasks",
@@ -139,6 +146,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
             "a3lab.classifiers.video_models",
             "a3lab.attention.modules",
             "a3lab.attention.functional",
+            "a3lab.attention.band",
             "a3lab.data",
         ),
     ),
