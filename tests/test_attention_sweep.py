@@ -28,6 +28,8 @@ def test_sweep_rows_name_their_device_and_time_in_interleaved_rounds() -> None:
     assert {r["backend"] for r in rows if r["method"] == "full"} <= {"FLASH_ATTENTION", "MATH"}
     best = result["summary"]["best_band"]
     assert {b["band"] for b in best} <= {"sliding-blocked", "sliding-matmul"} and len(best) == 8
+    slopes = result["summary"]["slopes"]
+    assert len(slopes) == 2 * 2 * 4 and all(s["device"] == "cpu" and s["sizes"] == [32, 64] for s in slopes)
     json.dumps(result)
 
 

@@ -332,7 +332,8 @@ def run_sweep(cfg: SweepConfig, on_group: Callable[[dict], None] | None = None, 
               "timer": "CUDA events" if device.type == "cuda" else "time.perf_counter (wall)",
               "memory": "torch.cuda.max_memory_allocated above the allocation before the call"
               if device.type == "cuda" else "not measured on CPU",
-              "flash_attn": flash_attn_available(), "rows": [], "exactness": [], "unfinished": None}  # fmt: skip
+              "flash_attn": flash_attn_available(), "rows": [], "exactness": [], "unfinished": None,
+              "tf32_matmul": device.type == "cuda" and torch.backends.cuda.matmul.allow_tf32}  # fmt: skip
     result["exactness"] = exactness(cfg, device)
     groups = [(w, d, p, n) for w in cfg.windows for d in cfg.dtypes for p in cfg.passes for n in cfg.sizes]
     stopped: dict[tuple, set[str]] = {}
@@ -356,6 +357,8 @@ def run_sweep(cfg: SweepConfig, on_group: Callable[[dict], None] | None = None, 
 # summary and output
 
 BANDS = ("sliding-blocked", "sliding-matmul")
+SLOPE_FROM = 16384
+"""Slopes are fitted from this N up (where the sweep has at least two such lengths)."""
 
 
 def summarise(result: dict) -> dict:
@@ -378,7 +381,26 @@ def summarise(result: dict) -> dict:
     for row in result["exactness"]:
         if row["max_abs_err"] is not None:
             errors.setdefault(f"{row['dtype']} W={row['window']} N={row['n']}", {})[row["method"]] = row["max_abs_err"]
-    return {"best_band": best, "max_abs_err": errors}
+    return {"best_band": best, "max_abs_err": errors, "slopes": slopes(result["rows"])}
+
+
+def slopes(rows: list[dict], lo: int = SLOPE_FROM) -> list[dict]:
+    """Log-log slope of median time against N per (device, window, dtype, pass, method), over N >= lo (all
+    timed N when fewer than two are that long): launch overheads flatten the short end on a GPU."""
+    from a3lab.attention.bench import fit_slope
+
+    groups: dict[tuple, list[tuple[int, float]]] = {}
+    for r in rows:
+        if r["seconds"]:
+            key = (r["device"], r["window"], r["dtype"], r["pass"], r["method"])
+            groups.setdefault(key, []).append((r["n"], r["seconds"]["median"]))
+    result = []
+    for (device, window, dtype, pass_, method), points in groups.items():
+        slope = fit_slope(points, lo=lo, hi=2**40)
+        if slope is not None:
+            result.append({"device": device, "window": window, "dtype": dtype, "pass": pass_, "method": method,
+                           "slope": round(slope, 3), "sizes": sorted(n for n, _ in points)})  # fmt: skip
+    return result
 
 
 def _ms(cell: dict | None) -> str:
