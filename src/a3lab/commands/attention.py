@@ -341,7 +341,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _parse_ks(text: str) -> list[int]:
     try:
-        ks = [int(v) for v in text.replace(" ", "").split(",") if v]
+        ks = [int(v) for v in text.replace(" ", "").split(",")]  # an empty item is an error, not skipped
     except ValueError:
         raise UserError(f"`k` must be comma-separated integers, got {text!r}") from None
     if not ks:
