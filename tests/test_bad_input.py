@@ -429,7 +429,7 @@ def test_a_second_writer_is_refused_with_the_holders_pid(tmp_path: Path, capsys)
     assert not (out / LOCK_NAME).exists()
 
 
-def test_the_os_releases_the_lock_of_a_killed_holder(tmp_path: Path) -> None:
+def test_the_os_releases_the_lock_of_a_killed_holder(tmp_path: Path, capsys) -> None:
     out = tmp_path / "run"
     holder = textwrap.dedent(f"""
         import sys, time
@@ -441,10 +441,8 @@ def test_the_os_releases_the_lock_of_a_killed_holder(tmp_path: Path) -> None:
     child = subprocess.Popen([sys.executable, "-c", holder], stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout.readline().strip() == "held"
-        r = subprocess.run(
-            [sys.executable, "-m", "a3lab", "gan", "train", "--resume", str(out)], capture_output=True, text=True
-        )
-        assert r.returncode == 2 and f"pid {child.pid}" in r.stderr
+        code, _, err = run_main(["gan", "train", "--resume", str(out)], capsys)
+        assert code == 2 and f"pid {child.pid}" in err
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait()
@@ -501,6 +499,7 @@ def test_a_failed_start_removes_the_folder_it_created(tiny_data, tmp_path: Path,
     assert not (tmp_path / "nested").exists()
 
 
+@pytest.mark.slow  # two GAN starts in real processes; tests/test_gan.py covers the signal handling in-process
 def test_sigterm_leaves_a_resumable_run(tiny_data, tmp_path: Path) -> None:
     """SIGTERM stops training with a checkpoint and releases the folder; --resume continues it."""
     out = tmp_path / "run"
@@ -514,8 +513,4 @@ def test_sigterm_leaves_a_resumable_run(tiny_data, tmp_path: Path) -> None:
     _, err = child.communicate(timeout=60)
     assert child.returncode == 130, err
     assert not (out / LOCK_NAME).exists()
-    r = subprocess.run(
-        [sys.executable, "-m", "a3lab", "gan", "train", "--resume", str(out), "--epochs", "1000", "--max-minutes",
-         "0.001"], capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert r.returncode == 0, r.stderr
+    assert cli.main(["gan", "train", "--resume", str(out), "--epochs", "1000", "--max-minutes", "0.001"]) == 0
