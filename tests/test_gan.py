@@ -602,6 +602,9 @@ def test_cli_train_defaults_are_the_full_presets_configuration(dataset, kind):
     args = cli.build_parser().parse_args(["gan", "train", "--dataset", dataset, kind, "--out", "x"])
     preset = PRESETS["full"].config_for(dataset, conditional=kind == "--conditional")
     assert config_from_args(args).to_dict() == {**preset.to_dict(), "epochs": GANConfig().epochs}
+    flags = ["gan", "train", "--dataset", dataset, "--arch", "dcgan", "--loss", "bce", "--no-projection", "--out", "x"]
+    explicit = config_from_args(cli.build_parser().parse_args(flags))
+    assert (explicit.arch, explicit.loss, explicit.projection) == ("dcgan", "bce", False)  # flags win
 
 
 def test_cli_train_help_names_each_data_sets_best_configuration(capsys, monkeypatch):
