@@ -82,10 +82,13 @@ def _keep_nan_queries(out: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     """Make the output row of a query holding a NaN or inf NaN, as the math says.
 
     The fused CPU kernel returns 0, not NaN, for a row whose scores are all NaN: without this a corrupt
-    query would pass silently as a finite zero. Adding 0 * (row sum) costs one pass over q.
+    query would pass silently as a finite zero. One read of q (its sum) finds out whether there is anything
+    to do, so clean inputs pay no extra pass over the output; on other devices nothing is checked (no sync).
 
     Shapes: out, q `[B, H, N, D]` -> `[B, H, N, D]`.
     """
+    if q.device.type != "cpu" or bool(torch.isfinite(q.detach().sum())):
+        return out
     return out + 0.0 * q.sum(-1, keepdim=True)
 
 
@@ -241,7 +244,8 @@ def sliding_window_attention(
     global token; keys where `key_padding_mask` is True are never attended; with `causal`, also j <= i.
     Outputs at padded query positions are zero.
 
-    Non-finite inputs: a NaN or inf in a query row makes that row NaN on every backend. A NaN key or value
+    Non-finite inputs: a NaN or inf in a query row makes that row NaN (on CPU this is enforced: the fused
+    kernel alone returns a row of zeros there). A NaN key or value
     reaches the queries that see it with the "matmul" backend; with "blocked" (and "flex") it reaches every
     query of the same query block of C tokens, because the fused kernel adds the mask to the scores
     (NaN + mask = NaN) instead of replacing them.
