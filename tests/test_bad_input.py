@@ -157,6 +157,12 @@ CASES = {
         "classify sequences --seed -1",
         "classify sequences --tasks nope",
     ],
+    "classify video": [
+        "classify video --steps 0",
+        "classify video --length 1000000000",
+        "classify video --threads 100000",
+        "classify video --out {file}",
+    ],
     "attention bench": [
         "attention bench --sizes ''",
         "attention bench --sizes 0",

@@ -257,9 +257,12 @@ def _register_video(actions: argparse._SubParsersAction) -> None:
     video.add_argument(
         "--models", nargs="+", choices=["mean_pool", "gru", "c3d", "transformer"], default=None, help="(default: all)"
     )
-    video.add_argument("--length", type=positive_int, default=None, help="frames per training clip T (default: preset)")
+    video.add_argument(
+        "--length", type=int_range(1, 4096), default=None, help="frames per training clip T (default: preset)"
+    )
     video.add_argument("--steps", type=positive_int, default=None, help="training steps per model (default: preset)")
     video.add_argument("--out", default="runs/video", help="folder for video.json and the plot (default: %(default)s)")
+    video.add_argument("--force", action="store_true", help="replace the video.json and plot already in --out")
     video.add_argument("--threads", type=thread_count, default=None, help="torch CPU threads (default: torch's choice)")
     add_common(video)
     video.set_defaults(func=cmd_video)
@@ -269,13 +272,14 @@ def cmd_video(args: argparse.Namespace) -> int:
     from a3lab.classifiers.video import PRESETS, VideoConfig, format_table, plot_video, run_video
     from a3lab.utils import resolve_device, write_json
 
+    out = Path(args.out)
+    refuse_existing([out / "video.json", out / "video_accuracy_vs_length.png"], args.force)
     _set_threads(args.threads)
     overrides = {**PRESETS[args.preset], "dataset": args.dataset}
     for name in ("tasks", "models", "length", "steps"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     result = run_video(VideoConfig(seed=args.seed, **overrides), resolve_device(args.device))
-    out = Path(args.out)
     record = write_json({"preset": args.preset, **result}, out / "video.json")
     plot = plot_video(result, out / "video_accuracy_vs_length.png")
     print(format_table(result))
