@@ -443,8 +443,8 @@ class Trainer:
         self.generator.train()
         self.discriminator.train()
         t_epoch, first_step = time.perf_counter(), self.step_in_epoch
+        t0 = t_epoch  # a step's time includes indexing and scaling its batch
         for real, real_labels in self.batches:  # real (B, 1, 28, 28) in [-1, 1], real_labels (B,)
-            t0 = time.perf_counter()
             stats = self.train_step(real, real_labels)
             self.train_seconds += time.perf_counter() - t0
             self.global_step += 1
@@ -469,6 +469,7 @@ class Trainer:
                         file=sys.stderr,
                     )
                 return reason
+            t0 = time.perf_counter()
         bar.close()
         self._end_epoch()
         return "completed"
