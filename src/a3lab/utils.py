@@ -56,10 +56,9 @@ def keep_freed_memory() -> bool:
     """Make glibc malloc keep freed memory for reuse instead of handing it back to the OS after every op.
 
     PyTorch on CPU allocates and frees each activation and gradient every step; with glibc's defaults the
-    larger ones are mmap-ed and released again, so every step pays a page fault per 4 KiB touched (900-1,900
-    faults a conditional-DCGAN step at batch 64 here; `benchmarks/gan.py` measured 755 -> 778 images/s with it,
-    run to run noise is of the same size). This is what PyTorch's CPU tuning guide gets by preloading jemalloc
-    or tcmalloc. Process-wide; the cost is that the process keeps its peak heap.
+    larger ones are mmap-ed and released again, so every step pays a page fault per 4 KiB touched
+    (`benchmarks/gan.py --default-malloc` measures the difference). This is what PyTorch's CPU tuning guide gets
+    by preloading jemalloc or tcmalloc. Process-wide; the cost is that the process keeps its peak heap.
     Returns whether it applied (glibc only; elsewhere a no-op).
     """
     import ctypes

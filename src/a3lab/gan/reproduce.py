@@ -161,7 +161,7 @@ def reproduce(
         if dataset not in judges:
             judges[dataset] = (classifier_for or (lambda d: load_classifier(d, device=device)))(dataset)
         result = evaluate_run(out_dir / name, eval_config, device, judges[dataset], cache_dir=cache_dir)
-        # Wall time over all sessions of the run (a resumed, finished run reports its original time).
+        # Wall time over every start of the run (a resumed, finished run reports its original time).
         result["train_seconds"] = trained["seconds"]
         result["epochs"] = round(trained["global_step"] / trained["steps_per_epoch"], 2)  # < planned on a time limit
         result["epochs_planned"] = p.epochs
@@ -194,7 +194,7 @@ def _plan(runs: Sequence[str] | None) -> list[tuple[str, bool]]:
 def _train_within_budget(
     config: Any, run_dir: Path, max_minutes: float | None, resume: bool, device: str, progress_bar: bool
 ) -> dict[str, Any]:
-    """Train one run of a preset, or continue it; `max_minutes` caps the run's wall time over all sessions.
+    """Train one run of a preset, or continue it; `max_minutes` caps the run's wall time over every start.
 
     A resumed run that already stopped at the cap (or has used it up) is not trained further: its stored
     summary is returned, so re-running `reproduce` or the report evaluates what the preset trained.
@@ -304,7 +304,7 @@ def report_experiment(preset: str, out_dir: Path, device: str = "cpu", seed: int
         "runs": {run name (mnist-gan, mnist-cgan, fashion-mnist-gan, fashion-mnist-cgan): {
             "dataset": str, "conditional": bool, "arch": "mlp" | "dcgan", "loss": "bce" | "hinge",
             "epochs": float (epochs trained; fewer than planned when the time cap stopped the run),
-            "train_seconds": float (wall clock of training, all sessions of the run),
+            "train_seconds": float (wall clock of training, over every resume of the run),
             "fid", "kid": generated vs test on the domain CNN's features,
             "fid_floor", "kid_floor": the same between real training and test images,
             "precision", "recall": k-NN manifolds (k = 3) on the same features,
