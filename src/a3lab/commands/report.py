@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--threads",
         type=thread_count,
         default=None,
-        help="intra-op threads for training (default: the usable cores); timings always use one",
+        help="intra-op threads for training (default: 1, robust on a busy machine); timings always use one",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars (section header lines stay)")
     p.add_argument(

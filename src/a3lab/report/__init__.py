@@ -289,9 +289,11 @@ def without_timings(results: Any) -> Any:
     return results
 
 
-def usable_cores() -> int:
-    """Cores this process may run on (its affinity mask), else the machine's count."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+DEFAULT_THREADS = 1
+"""Intra-op threads for training unless told otherwise. The report's models run many small ops: a second thread
+gains little on an idle machine, and beside other processes every parallel region waits for whichever of its
+threads is not on a core, so a section slows down many times beyond its share of the machine. One thread slows
+by its share only."""
 
 
 def build_report(
@@ -306,12 +308,12 @@ def build_report(
 ) -> tuple[list[Verdict], dict[str, dict]]:
     """Run (or reuse) the sections, then render the report. Sections not in `only` are reused if stored.
 
-    `threads`: intra-op threads for training (default: the usable cores). Timings use one thread each,
+    `threads`: intra-op threads for training (default: `DEFAULT_THREADS`). Timings use one thread each,
     whatever this is (see `a3lab.report.timing`).
     """
     import torch
 
-    threads = usable_cores() if threads is None else threads
+    threads = DEFAULT_THREADS if threads is None else threads
     if threads < 1:
         raise UserError(f"`threads` must be >= 1, got {threads}")
     torch.set_num_threads(threads)
