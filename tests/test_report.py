@@ -322,7 +322,10 @@ RULE_CASES = [
     (7, _set(LONGEST, spread(0.9, 1.1)), "inconclusive"),
     (
         8,
-        _set("attention_tasks.result.linformer_error", {"k": [16, 64], "random": [0.0, 0.0], "trained": [0.0, 0.0]}),
+        _set(
+            "attention_tasks.result.linformer_error",
+            {"k": [16, 64, 256], "random": [0.0, 0.0, 0.0], "trained": [0.0, 0.0, 0.0]},
+        ),
         "refuted",
     ),
     (9, _set("gan.result.runs.mnist-cgan.conditional_accuracy", 0.3), "nuanced"),
@@ -378,7 +381,7 @@ PRECONDITION_CASES = [
     (5, _set("attention_cost.result.timing.slope_sizes", [2048, 4096]), "fitted on 2 sequence lengths"),
     (6, _set("attention_tasks.result.long_range.results", {"sliding": 0.5, "linformer": 0.6}), "reaches 90%"),
     (7, _set("attention_cost.result.timing.rounds", 1), "1 interleaved timing rounds"),
-    (8, _set("attention_tasks.result.pixel.mnist.full.accuracy", 0.12), "12.00%"),
+    (8, _set("attention_tasks.result.linformer_error.trained.1", math.nan), "measured at 2 values of K"),
     (9, _set("gan.result.runs.mnist-gan.epochs", 0.11), "mnist-gan trained 0.11 of its 5 planned epochs"),
     (10, _set("video.result.tasks.max.models.mean_pool.8", 0.6), "mean_pool reached 60.00% on the control"),
     (10, _set("video.result.tasks.first.details.gru.steps", 50), "first gru trained 50 of its 100 planned steps"),
