@@ -446,3 +446,18 @@ def test_report_budget_marks_a_run_stopped_at_its_time_limit(tmp_path: Path) -> 
     from a3lab.report.claims import stopped_early
 
     assert stopped_early({"budget": budget}) == "stopped at the time limit (mnist-cgan) after 1,979 of 3,748 steps"
+
+
+
+def test_full_preset_budgets_are_epochs_per_data_set(run_cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    full = gan_reproduce.PRESETS["full"]
+    assert full.config_for("mnist", True).epochs == 40 and full.config_for("fashion-mnist", True).epochs == 16
+    seen = {}
+
+    def fake_reproduce(preset, out, **kwargs):
+        seen["preset"] = preset
+        return {"preset": preset.name, "seed": 0, "runs": {}, "images": []}
+
+    monkeypatch.setattr(gan_reproduce, "reproduce", fake_reproduce)
+    assert run_cli(["gan", "reproduce", "--preset", "full", "--epochs", "3"]) == 0
+    assert {seen["preset"].config_for(d, False).epochs for d in ("mnist", "fashion-mnist")} == {3}

@@ -495,7 +495,7 @@ def reproduce_preset(args: argparse.Namespace) -> Preset:
     if not overrides:
         return preset
     name = preset.name + "".join(f", {k.replace('_', '-')} {v}" for k, v in overrides.items())
-    for key in ("arch", "loss"):  # one architecture (loss) for every run
+    for key in ("arch", "loss", "epochs"):  # one architecture (loss, epochs) for every run
         if key in overrides:
             preset = preset.without(key)
     if "inception_n" in overrides:  # the standard Inception FID, at another size
