@@ -448,7 +448,6 @@ def test_report_budget_marks_a_run_stopped_at_its_time_limit(tmp_path: Path) -> 
     assert stopped_early({"budget": budget}) == "stopped at the time limit (mnist-cgan) after 1,979 of 3,748 steps"
 
 
-
 def test_full_preset_budgets_are_epochs_per_data_set(run_cli, monkeypatch: pytest.MonkeyPatch) -> None:
     full = gan_reproduce.PRESETS["full"]
     assert full.config_for("mnist", True).epochs == 40 and full.config_for("fashion-mnist", True).epochs == 16
