@@ -529,7 +529,8 @@ def test_page_in_a_real_browser(tmp_path: Path) -> None:
     report.render(records, META, tmp_path)
     check = report.browser_check(tmp_path / "index.html", tmp_path / "screenshot.png")
     assert check["loaded"], check
-    assert check["images"] == 6 and check["broken_images"] == 0
+    embedded = (tmp_path / "index.html").read_text().count("data:image/png;base64,")  # one per figure
+    assert embedded >= 6 and check["images"] == embedded and check["broken_images"] == 0
     assert check["console"] == []
     assert Image.open(check["screenshot"]).size == (1200, 2400)
     # and the check does see a broken image
@@ -545,7 +546,8 @@ def test_cli_browser_check_saves_a_screenshot_and_fails_on_a_broken_image(tmp_pa
 
     report.render(fixture_results(tmp_path), META, tmp_path)
     assert check_in_browser(tmp_path)
-    assert "6 images, 0 broken, 0 console messages" in capsys.readouterr().out
+    embedded = (tmp_path / "index.html").read_text().count("data:image/png;base64,")
+    assert f"{embedded} images, 0 broken, 0 console messages" in capsys.readouterr().out
     assert Image.open(tmp_path / "screenshot.png").size == (1200, 2400)
     page = (tmp_path / "index.html").read_text().replace("data:image/png;base64,", "data:image/png;base64,AAAA", 1)
     (tmp_path / "index.html").write_text(page)
@@ -582,3 +584,19 @@ def test_two_runs_of_a_tiny_preset_agree_apart_from_timings(
         assert first["sections"][name]["conditions"]["threads"] == 1
     assert first["sections"]["rnn"]["result"]["budget"]["planned"] == 20
     assert first["sections"]["classifiers"]["result"]["timing"]["rounds"] == 5
+
+
+def test_gan_section_shows_inception_fid_beside_the_published_best() -> None:
+    from a3lab.report.render import _render_gan
+
+    run = {
+        "arch": "mlp", "loss": "hinge", "epochs": 40, "fid": 7.3, "fid_floor": 2.6, "kid": 0.01, "precision": 0.8,
+        "recall": 0.7, "class_entropy_bits": 3.32, "conditional_accuracy": None, "train_seconds": 1.0,
+        "class_histogram": [0.1] * 10, "inception_fid_published": 6.8,
+    }  # fmt: skip
+    without = str(_render_gan({"runs": {"mnist-gan": run}}))
+    assert "Lucic" not in without  # not measured: no empty table
+    measured = {**run, "inception_fid": 9.5, "inception_n": 2000, "inception_fid_floor": 1.1}
+    measured["inception_note"] = "FID at 2000 images is biased upward."
+    shown = str(_render_gan({"runs": {"mnist-gan": measured}}))
+    assert all(s in shown for s in ("Lucic et al. 2018", "9.5", "2000", "6.8", "biased upward"))

@@ -96,7 +96,7 @@ PRESETS: dict[str, Preset] = {
         gan_options={"projection": True},
     ),
     # Each data set's best configuration (`BEST_BY_DATASET`, the defaults of `gan train`), for the epochs each
-    # architecture trains in about 20 minutes of a 2-core CPU: 40 for the MLP, 16 for the DCGAN (docs/gan.md).
+    # architecture trains in about 20 minutes of a 2-core CPU: 40 for the MLP, 16 for the DCGAN (docs/results.md).
     # The budget is the epochs; the time cap is a safety stop only, so a busy machine is slower, not different.
     # The standard Inception FID at 10,000 generated vs the 10,000 test images, as published results use.
     "full": Preset(
@@ -296,8 +296,9 @@ def report_experiment(preset: str, out_dir: Path, device: str = "cpu", seed: int
 
     The "quick" preset trains MLP GANs (projection discriminator for the cGAN) for 2 epochs on all 60,000
     training images (at most 1.5 minutes a run) and evaluates 2,000 generated against 2,000 test images;
-    "full" trains the MLP with the hinge loss on MNIST (40 epochs) and the DCGAN with the non-saturating loss on
-    Fashion-MNIST (at most 19 minutes a run) and evaluates 10,000 against the 10,000 test images.
+    "full" trains each data set's best configuration (the MLP with the hinge loss on MNIST for 40 epochs, the
+    DCGAN with the non-saturating loss on Fashion-MNIST for 16) and evaluates 10,000 against the 10,000 test
+    images, on the domain CNN and with the standard Inception FID.
     Runs already in out_dir are resumed (a finished one is only evaluated again), so an interrupted report
     continues where it stopped.
 

@@ -263,6 +263,28 @@ def _render_gan(r: dict) -> list[Block]:
         ),
         ("p", "Share (%) of generated images the domain CNN assigns to each class:"),
         table_block(["run"] + [str(c) for c in range(10)], hist_rows),
+        *_render_gan_inception(r["runs"]),
+    ]
+
+
+def _render_gan_inception(runs: dict) -> list[Block]:
+    """The standard Inception FID beside Lucic et al. 2018's best, when the preset measured it."""
+    measured = {name: v for name, v in runs.items() if v.get("inception_fid") is not None}
+    if not measured:
+        return []
+    rows = [
+        [name, v["inception_fid"], v.get("inception_n"), v.get("inception_fid_floor"), v.get("inception_fid_published")]
+        for name, v in measured.items()
+    ]
+    notes = sorted({v["inception_note"] for v in measured.values() if v.get("inception_note")})
+    return [
+        (
+            "p",
+            "Standard Inception FID (InceptionV3 pool3, generated vs test images) beside the best published for "
+            "the data set (Lucic et al. 2018, non-saturating GAN, 10,000 vs 10,000 images)."
+            + "".join(f" {n}" for n in notes),
+        ),
+        table_block(["run", "Inception FID", "images", "floor (train vs test)", "Lucic et al. 2018 best"], rows),
     ]
 
 
