@@ -24,11 +24,13 @@ from pathlib import Path
 from a3lab.report import SECTION_NAMES, without_timings
 
 
-def run_report(out: Path, preset: str, threads: int | None, env: dict[str, str]) -> float:
+def run_report(out: Path, preset: str, threads: int | None, env: dict[str, str], jobs: int | None = None) -> float:
     """Run the report into `out`; return its wall time in seconds."""
     cmd = [sys.executable, "-m", "a3lab", "report", "--preset", preset, "--out", str(out), "--force", "--no-progress"]
     if threads:
         cmd += ["--threads", str(threads)]
+    if jobs:
+        cmd += ["--jobs", str(jobs)]
     start = time.perf_counter()
     done = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True)
     seconds = time.perf_counter() - start
@@ -78,6 +80,7 @@ def main() -> int:
     parser.add_argument("--busy", type=int, default=2, help="CPU-bound processes beside the loaded run (default: 2)")
     parser.add_argument("--preset", default="quick", choices=["quick", "full"], help="report preset (default: quick)")
     parser.add_argument("--threads", type=int, default=None, help="report --threads (default: the report's own)")
+    parser.add_argument("--jobs", type=int, default=None, help="report --jobs (default: the report's own)")
     parser.add_argument("--out", type=Path, default=Path("report-under-load"), help="output folder")
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the report runs (repeatable)")
     args = parser.parse_args()
@@ -86,7 +89,7 @@ def main() -> int:
     for name, k in (("quiet", 0), (f"beside {args.busy} busy", args.busy)):
         out = args.out / ("quiet" if k == 0 else f"busy-{k}")
         out.mkdir(parents=True, exist_ok=True)
-        seconds = with_busy_processes(k, lambda out=out: run_report(out, args.preset, args.threads, env))
+        seconds = with_busy_processes(k, lambda out=out: run_report(out, args.preset, args.threads, env, args.jobs))
         results_path = out / "results.json"
         if not results_path.is_file():
             print(f"no results in {out}", file=sys.stderr)

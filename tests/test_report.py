@@ -600,3 +600,25 @@ def test_gan_section_shows_inception_fid_beside_the_published_best() -> None:
     measured["inception_note"] = "FID at 2000 images is biased upward."
     shown = str(_render_gan({"runs": {"mnist-gan": measured}}))
     assert all(s in shown for s in ("Lucic et al. 2018", "9.5", "2000", "6.8", "biased upward"))
+
+
+def tiny_section(preset: str, out_dir: Path, device: str = "cpu", seed: int = 0) -> dict:
+    """A section entry point cheap enough to run in worker processes: seeded numbers and the worker's threads."""
+    import torch
+
+    torch.manual_seed(seed)
+    return {"draw": torch.rand(3).tolist(), "threads": torch.get_num_threads(), "preset": preset}
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_sections_side_by_side_give_the_one_job_results(tmp_path: Path, jobs: int) -> None:
+    from a3lab.report import SectionSpec, _run_sections
+
+    specs = [SectionSpec(name, name, f"{__name__}:tiny_section", (__name__,)) for name in ("rnn", "sequences")]
+    lines: list[str] = []
+    args = ("quick", tmp_path, "cpu", 3, True, 1)
+    records = {spec.name: rec for spec, rec in _run_sections(specs, args, jobs, lines.append)}
+    assert set(records) == {"rnn", "sequences"} and all(r["status"] == "ok" for r in records.values())
+    expected = tiny_section("quick", tmp_path, seed=3)["draw"]
+    assert all(r["result"]["draw"] == expected and r["result"]["threads"] == 1 for r in records.values())
+    assert sum("rnn: ok" in line for line in lines) == 1 and len(lines) == 4  # a start and an end line each

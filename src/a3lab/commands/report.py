@@ -29,6 +29,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="intra-op threads for training (default: 1, robust on a busy machine); timings always use one",
     )
+    p.add_argument(
+        "--jobs",
+        type=thread_count,
+        default=None,
+        help="sections run side by side, one process each (default: 2, or 1 on a one-core machine); the results "
+        "are those of one job, only timings differ",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars (section header lines stay)")
     p.add_argument(
         "--browser-check",
@@ -75,7 +82,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     with open_run_folder(args.out, reuse=True, remove_on_failure=False):
         seed_everything(args.seed)
         verdicts, records = build_report(
-            args.preset, args.out, device=device, seed=args.seed, only=only, force=args.force, threads=args.threads
+            args.preset,
+            args.out,
+            device=device,
+            seed=args.seed,
+            only=only,
+            force=args.force,
+            threads=args.threads,
+            jobs=args.jobs or min(2, os.cpu_count() or 1),
         )
     print(f"{'#':>2}  {'verdict':<13} claim")
     for v in verdicts:

@@ -296,6 +296,55 @@ threads is not on a core, so a section slows down many times beyond its share of
 by its share only."""
 
 
+LONGEST_FIRST = ("gan", "attention_tasks", "classifiers", "attention_cost", "captions", "video", "sequences", "rnn")
+"""Section names by their usual work, longest first: side by side, the long ones start first and the short ones
+fill the gaps, so the report ends close to (total work) / jobs."""
+
+
+def _section_status(spec: SectionSpec, rec: dict) -> str:
+    status = rec["status"] + (f": {rec['error']}" if rec["status"] == "failed" else "")
+    if why := stopped_early(rec.get("result")):
+        status += f", UNFINISHED: {why}"
+    return f"{spec.title}: {status} ({rec.get('seconds', 0)} s)"
+
+
+def _section_in_process(spec: SectionSpec, args: tuple) -> dict:
+    """`run_section` in a worker process, with the report's intra-op threads."""
+    import torch
+
+    torch.set_num_threads(args[-1])
+    return run_section(spec, *args)
+
+
+def _run_sections(specs: list[SectionSpec], args: tuple, jobs: int, log: Callable[[str], None]):
+    """Yield (spec, record) for each section, run one after another or `jobs` at a time in worker processes."""
+    n = len(SECTIONS)
+    number = {s.name: i for i, s in enumerate(SECTIONS, 1)}
+    if jobs == 1 or len(specs) < 2:
+        for spec in specs:
+            log(f"[{number[spec.name]}/{n}] {spec.title} ({spec.name}) ...")
+            rec = run_section(spec, *args)
+            log(f"[{number[spec.name]}/{n}] {_section_status(spec, rec)}")
+            yield spec, rec
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    ordered = sorted(specs, key=lambda s: rank.get(s.name, -1))  # unknown sections first: no estimate
+    # spawn, not fork: a forked child of a process that has started OpenMP threads can hang in its first region
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {}
+        for spec in ordered:
+            log(f"[{number[spec.name]}/{n}] {spec.title} ({spec.name}) ... (queued, {jobs} jobs)")
+            futures[pool.submit(_section_in_process, spec, args)] = spec
+        for future in as_completed(futures):
+            spec = futures[future]
+            rec = future.result()
+            log(f"[{number[spec.name]}/{n}] {_section_status(spec, rec)}")
+            yield spec, rec
+
+
 def build_report(
     preset: str = "quick",
     out_dir: str | Path = "report",
@@ -305,17 +354,21 @@ def build_report(
     force: bool = False,
     log: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True),
     threads: int | None = None,
+    jobs: int = 1,
 ) -> tuple[list[Verdict], dict[str, dict]]:
     """Run (or reuse) the sections, then render the report. Sections not in `only` are reused if stored.
 
     `threads`: intra-op threads for training (default: `DEFAULT_THREADS`). Timings use one thread each,
-    whatever this is (see `a3lab.report.timing`).
+    whatever this is (see `a3lab.report.timing`). `jobs`: sections run side by side, each in its own process
+    (every section seeds itself, so the results are those of a one-job run; only the timings differ).
     """
     import torch
 
     threads = DEFAULT_THREADS if threads is None else threads
     if threads < 1:
         raise UserError(f"`threads` must be >= 1, got {threads}")
+    if jobs < 1:
+        raise UserError(f"`jobs` must be >= 1, got {jobs}")
     torch.set_num_threads(threads)
     if preset not in PRESETS:
         raise UserError(f"`preset` must be one of {', '.join(PRESETS)}, got {preset!r}")
@@ -325,19 +378,18 @@ def build_report(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     records: dict[str, dict] = {}
-    for i, spec in enumerate(SECTIONS, 1):
+    todo = []
+    for spec in SECTIONS:
         stored = out_dir / "sections" / f"{spec.name}.json"
         if only and spec.name not in only:
             if stored.is_file():
                 records[spec.name] = {**json.loads(stored.read_text()), "status": "reused"}
             continue
-        log(f"[{i}/{len(SECTIONS)}] {spec.title} ({spec.name}) ...")
-        rec = run_section(spec, preset, out_dir, device, seed, force, threads)
+        todo.append(spec)
+    args = (preset, out_dir, device, seed, force, threads)
+    for spec, rec in _run_sections(todo, args, jobs, log):
         records[spec.name] = rec
-        status = rec["status"] + (f": {rec['error']}" if rec["status"] == "failed" else "")
-        if why := stopped_early(rec.get("result")):
-            status += f", UNFINISHED: {why}"
-        log(f"[{i}/{len(SECTIONS)}] {spec.title}: {status} ({rec.get('seconds', 0)} s)")
+    records = {s.name: records[s.name] for s in SECTIONS if s.name in records}  # the page's order
     meta = {
         "preset": preset,
         "device": device,
@@ -345,6 +397,7 @@ def build_report(
         "version": __version__,
         "torch": torch.__version__,
         "threads": threads,
+        "jobs": jobs,
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "generated": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
