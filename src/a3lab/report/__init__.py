@@ -270,6 +270,7 @@ TIMING_KEYS = frozenset(
         "seconds", "conditions", "generated", "timing", "rows", "slopes", "matmul_gflops", "band_gflops",
         "speedup_vs_full", "speedup_vs_hf", "speedup_vs_flex", "compile_s", "train_seconds", "seconds_per_epoch",
         "train_seconds_per_epoch", "inference_images_per_second", "train_images_per_second", "images_per_second",
+        "clips_per_second", "train_cpu_seconds",
     }
 )  # fmt: skip
 """Keys of results.json whose values are timings or the machine's state, not results: two runs of the report
