@@ -364,10 +364,16 @@ def test_fit_slope_recovers_power_laws() -> None:
     assert fit_slope([(1024, 1.0)]) is None
 
 
-def test_cpu_clock_counts_work_not_waiting() -> None:
-    _, cpu = time_calls(lambda: time.sleep(0.05), 1, clock="cpu")
-    _, wall = time_calls(lambda: time.sleep(0.05), 1, clock="wall")
-    assert wall[0] >= 50 and cpu[0] < 25
+@pytest.mark.parametrize(
+    ("clock", "device", "ticking"), [("cpu", "cpu", "process_time"), ("wall", "cpu", "perf_counter")]
+)
+def test_time_calls_reads_the_clock_it_names(monkeypatch: pytest.MonkeyPatch, clock, device, ticking) -> None:
+    # Fake clocks: the named one advances 2 ms per reading, the other stands still; no sleeping, no wall time.
+    ticks = iter(range(0, 10_000, 2))
+    for name in ("process_time", "perf_counter"):
+        monkeypatch.setattr(time, name, (lambda: next(ticks) / 1e3) if name == ticking else (lambda: 0.0))
+    first, later = time_calls(lambda: None, 3, device=device, clock=clock)
+    assert first == pytest.approx(2.0) and later == pytest.approx([2.0] * 3)
 
 
 def test_peak_rss_sees_torch_allocations() -> None:

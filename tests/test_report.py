@@ -502,17 +502,17 @@ def test_build_report_reuses_unchanged_sections_and_reports_failures(
         report.SectionSpec("rnn", "The hand-wired RNN", "fake_area:ok", ("a3lab.rnn",)),
         report.SectionSpec("gan", "GAN and conditional GAN", "fake_area:bad", ("a3lab.data",)),
     )
-    monkeypatch.setattr(report, "SECTIONS", specs)
+    monkeypatch.setattr(report, "SECTIONS", specs)  # in this process only: one job, no worker processes
     out = tmp_path / "rep"
-    assert main(["report", "--preset", "quick", "--out", str(out), "--device", "cpu"]) == 1
+    assert main(["report", "--preset", "quick", "--out", str(out), "--device", "cpu", "--jobs", "1"]) == 1
     assert ok_calls == ["quick"] and bad_calls == ["quick"]
     assert (out / "index.html").is_file() and "experiment exploded" in (out / "index.html").read_text()
     assert (out / "rnn" / "plot.png").is_file()
 
-    main(["report", "--preset", "quick", "--out", str(out), "--device", "cpu"])
+    main(["report", "--preset", "quick", "--out", str(out), "--device", "cpu", "--jobs", "1"])
     assert ok_calls == ["quick"], "an unchanged section must be reused, not re-run"
     assert bad_calls == ["quick", "quick"], "a failed section is retried"
-    main(["report", "--preset", "full", "--out", str(out), "--device", "cpu", "--only", "rnn"])
+    main(["report", "--preset", "full", "--out", str(out), "--device", "cpu", "--jobs", "1", "--only", "rnn"])
     assert ok_calls == ["quick", "full"] and bad_calls == ["quick", "quick"]
     assert "failed sections: gan" in capsys.readouterr().out
 
