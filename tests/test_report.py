@@ -23,7 +23,7 @@ MODELS = ("cnn", "gru", "lstm", "mlp")
 
 
 def spread(low: float, high: float, rounds: int = 7) -> dict:
-    """A ratio measured in interleaved rounds, as `a3lab.report.timing.ratio_spread` gives it."""
+    """A ratio measured in interleaved rounds, as `a3lab.timing.ratio_spread` gives it."""
     return {"median": (low + high) / 2, "low": low, "high": high, "rounds": rounds}
 
 

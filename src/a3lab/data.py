@@ -19,11 +19,10 @@ from typing import Literal
 import numpy as np
 import torch
 
+from a3lab.catalog import DATASETS, NUM_CLASSES
 from a3lab.errors import DataError, UserError
 from a3lab.utils import cache_dir
 
-DATASETS = ("mnist", "fashion-mnist")
-NUM_CLASSES = 10  # both data sets
 CLASS_NAMES = {
     "mnist": [str(i) for i in range(10)],
     "fashion-mnist": [

@@ -738,7 +738,7 @@ def interleaved_timing(cfg: BenchConfig, methods: tuple[str, ...], sizes: tuple[
     {method: spread of the per-round log-log slopes}, "speedup_vs_full": [{"device", "n", "method", "ratio":
     spread of full's time over the method's, per round}]}.
     """
-    from a3lab.report.timing import interleaved_rounds, intra_op_threads, log_log_slope, ratio_spread, spread
+    from a3lab.timing import interleaved_rounds, intra_op_threads, log_log_slope, ratio_spread, spread
 
     cells = [(m, n) for n in sizes for m in methods if (m != "full" or n <= full_max_n) and not available(m, n, cfg)]
     calls = {}

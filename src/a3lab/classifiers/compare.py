@@ -183,7 +183,7 @@ def time_inference(
 
     Shapes: images float `[N, 1, 28, 28]` in [0, 1], on `device`. Returns {model: [seconds per round]}.
     """
-    from a3lab.report.timing import interleaved_rounds, intra_op_threads
+    from a3lab.timing import interleaved_rounds, intra_op_threads
 
     def classify(model: nn.Module):
         def call() -> None:
@@ -200,7 +200,7 @@ def time_inference(
 
 def _inference_ratios(models: dict[str, nn.Module], dataset: str, timing: dict, device: torch.device) -> dict:
     """Per RNN: CNN images/s over its images/s, round by round; and each model's images/s (median round)."""
-    from a3lab.report.timing import ratio_spread, spread
+    from a3lab.timing import ratio_spread, spread
 
     test_images = load_images(dataset, train=False)[0][: timing["images"]]
     x = test_images.float().div(255).unsqueeze(1).to(device)  # (N, 1, 28, 28)

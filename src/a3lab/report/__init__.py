@@ -81,7 +81,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
             "a3lab.classifiers.training",
             "a3lab.classifiers.compare",
             "a3lab.data",
-            "a3lab.report.timing",
+            "a3lab.timing",
         ),
     ),
     SectionSpec(
@@ -100,7 +100,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
             "a3lab.attention.band",
             "a3lab.attention.flex",
             "a3lab.attention.bench",
-            "a3lab.report.timing",
+            "a3lab.timing",
         ),
     ),
     SectionSpec(
@@ -360,7 +360,7 @@ def build_report(
     """Run (or reuse) the sections, then render the report. Sections not in `only` are reused if stored.
 
     `threads`: intra-op threads for training (default: `DEFAULT_THREADS`). Timings use one thread each,
-    whatever this is (see `a3lab.report.timing`). `jobs`: sections run side by side, each in its own process
+    whatever this is (see `a3lab.timing`). `jobs`: sections run side by side, each in its own process
     (every section seeds itself, so the results are those of a one-job run; only the timings differ).
     """
     import torch

@@ -9,7 +9,7 @@ count, and its rule. `judge` applies them in this order:
 3. otherwise the rule gives the verdict.
 
 Verdicts are never written by hand: change a number and the verdict follows the rule. Timing rules read
-ratios measured in interleaved rounds (`a3lab.report.timing`) and decide only when the ratio's whole spread
+ratios measured in interleaved rounds (`a3lab.timing`) and decide only when the ratio's whole spread
 lies on one side of the threshold.
 """
 
@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from a3lab.report.timing import MIN_ROUNDS, describe, side_of
+from a3lab.timing import MIN_ROUNDS, describe, side_of
 
 VerdictName = Literal["supported", "refuted", "nuanced", "inconclusive", "not measured"]
 

@@ -9,7 +9,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from a3lab.report.timing import (
+from a3lab.timing import (
     interleaved_rounds,
     intra_op_threads,
     log_log_slope,

@@ -1,4 +1,4 @@
-"""How the report times things: contenders side by side in one process, interleaved rounds, ratios with spread.
+"""How a3lab times things: contenders side by side in one process, interleaved rounds, ratios with spread.
 
 A single timing of A and one of B, taken seconds apart, compare two moments of the machine as much as two
 programs: another process, a frequency change or a page fault lands on one of them. So every contender runs
@@ -39,13 +39,46 @@ def intra_op_threads(threads: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _clock(device: str) -> Callable[[], float]:
+def clock(device: str) -> Callable[[], float]:
+    """The clock of a device: this process's CPU time on CPU, the wall time on CUDA (between `sync`s)."""
     return time.perf_counter if device.startswith("cuda") else time.process_time
 
 
-def _sync(device: str) -> None:
+def sync(device: str) -> None:
+    """Wait for the device's queued work (a no-op on CPU), so that a clock reading covers it."""
     if device.startswith("cuda"):
         torch.cuda.synchronize()
+
+
+def time_calls(
+    fn: Callable[[], object], repeats: int, device: str = "cpu", clock_name: Literal["cpu", "wall"] = "cpu"
+) -> tuple[float, list[float]]:
+    """(first call, later calls) in milliseconds: one warm-up call, then `repeats` timed ones.
+
+    clock_name "cpu" is `clock(device)`; "wall" is `time.perf_counter`, which CUDA always uses.
+    """
+    now = time.perf_counter if clock_name == "wall" else clock(device)
+    times = []
+    for _ in range(repeats + 1):
+        sync(device)
+        start = now()
+        fn()
+        sync(device)
+        times.append(1e3 * (now() - start))
+    return times[0], times[1:]
+
+
+def cuda_call(call: Callable[[], object], device: torch.device) -> tuple[float, float]:
+    """(seconds by CUDA events, peak MB allocated above the start) of one call on a CUDA device."""
+    torch.cuda.synchronize(device)
+    before = torch.cuda.memory_allocated(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    begin.record()
+    call()
+    end.record()
+    torch.cuda.synchronize(device)
+    return begin.elapsed_time(end) / 1e3, (torch.cuda.max_memory_allocated(device) - before) / 2**20
 
 
 def interleaved_rounds(
@@ -68,14 +101,14 @@ def interleaved_rounds(
     for name in names:
         for _ in range(warmup):
             contenders[name]()
-    now = _clock(device)
+    now = clock(device)
     times: dict[str, list[float]] = {name: [0.0] * rounds for name in names}
     for r in progress(range(rounds), desc=desc):
         for name in names[r % len(names) :] + names[: r % len(names)]:
-            _sync(device)
+            sync(device)
             start = now()
             contenders[name]()
-            _sync(device)
+            sync(device)
             times[name][r] = now() - start
     return times
 
@@ -94,9 +127,23 @@ def ratio_spread(numerator: list[float], denominator: list[float]) -> dict:
     return {**spread(ratios), "values": [round(x, 4) for x in ratios if math.isfinite(x)]}
 
 
-def log_log_slope(points: list[tuple[float, float]]) -> float | None:
-    """Least-squares slope of log(y) against log(x); None with fewer than two distinct positive x."""
-    use = [(math.log(x), math.log(y)) for x, y in points if x > 0 and y > 0]
+def log_log_slope(
+    points: list[tuple[float, float]], low: float | None = None, high: float | None = None
+) -> float | None:
+    """Least-squares slope of log(y) against log(x), over low <= x <= high where given.
+
+    None with fewer than two distinct positive x in that range.
+
+    >>> round(log_log_slope([(1, 3.0), (2, 6.0), (4, 12.0)]), 6)
+    1.0
+    >>> round(log_log_slope([(1, 1.0), (10, 100.0), (1000, 1.0)], high=100), 6)
+    2.0
+    """
+    use = [
+        (math.log(x), math.log(y))
+        for x, y in points
+        if x > 0 and y > 0 and (low is None or x >= low) and (high is None or x <= high)
+    ]
     if len({x for x, _ in use}) < 2:
         return None
     mx, my = statistics.fmean(x for x, _ in use), statistics.fmean(y for _, y in use)
