@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
 
-__all__ = ["Budget", "Section", "import_closure", "source_digest"]
+__all__ = ["Budget", "Section", "budget", "import_closure", "source_digest"]
 
 PACKAGE = "a3lab"
 
@@ -35,9 +35,16 @@ class Budget(TypedDict, total=False):
     """what `planned` and `done` count ("steps", "epochs")"""
     planned: int
     done: int
-    images: int
+    images: int | None
     stopped: str | None
     """why a safety limit stopped the work early (None: it finished)"""
+
+
+def budget(
+    work: str, unit: str, planned: int, done: int, images: int | None = None, stopped: str | None = None
+) -> Budget:
+    """A section's `Budget`, built the one way every section builds it."""
+    return Budget(work=work, unit=unit, planned=planned, done=done, images=images, stopped=stopped)
 
 
 Block = tuple
