@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
 
+from a3lab.blocks import Block
+
 __all__ = ["Budget", "Section", "budget", "import_closure", "source_digest"]
 
 PACKAGE = "a3lab"
@@ -45,11 +47,6 @@ def budget(
 ) -> Budget:
     """A section's `Budget`, built the one way every section builds it."""
     return Budget(work=work, unit=unit, planned=planned, done=done, images=images, stopped=stopped)
-
-
-Block = tuple
-"""One piece of a rendered page: ("h1"|"h2"|"h3", text), ("p", text), ("error", text), ("pre", text),
-("table", headers, rows), ("img", relative path, caption), ("verdict", verdict)."""
 
 
 @dataclass(frozen=True)
