@@ -10,37 +10,44 @@ Public API:
     train(config, out_dir, ...)    train or resume a run folder; returns a summary dict
     load_generator(run_dir, ...)   the trained (EMA) generator in eval mode and its config
     sample(generator, config, n)   uint8 images [N, 28, 28] and labels [N] (conditional) or None
+
+The names load on first use, so the configs (and the report's section) are read without importing torch.
 """
 
-from a3lab.gan.config import GANConfig
-from a3lab.gan.models import (
-    DCGANDiscriminator,
-    DCGANGenerator,
-    MLPDiscriminator,
-    MLPGenerator,
-    build_generator,
-    build_models,
-    discriminator_loss,
-    generator_loss,
-)
-from a3lab.gan.sampling import balanced_labels, load_generator, sample, to_uint8
-from a3lab.gan.train import Trainer, refresh_batch_norm, train
+from __future__ import annotations
 
-__all__ = [
-    "DCGANDiscriminator",
-    "DCGANGenerator",
-    "GANConfig",
-    "MLPDiscriminator",
-    "MLPGenerator",
-    "Trainer",
-    "balanced_labels",
-    "build_generator",
-    "build_models",
-    "discriminator_loss",
-    "generator_loss",
-    "load_generator",
-    "refresh_batch_norm",
-    "sample",
-    "to_uint8",
-    "train",
-]
+import importlib
+from typing import Any
+
+_HOMES = {
+    "GANConfig": "config",
+    "DCGANDiscriminator": "models",
+    "DCGANGenerator": "models",
+    "MLPDiscriminator": "models",
+    "MLPGenerator": "models",
+    "build_generator": "models",
+    "build_models": "models",
+    "discriminator_loss": "models",
+    "generator_loss": "models",
+    "balanced_labels": "sampling",
+    "load_generator": "sampling",
+    "sample": "sampling",
+    "to_uint8": "sampling",
+    "Trainer": "train",
+    "refresh_batch_norm": "train",
+    "train": "train",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'a3lab.gan' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"a3lab.gan.{_HOMES[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOMES})
