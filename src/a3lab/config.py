@@ -44,6 +44,8 @@ __all__ = [
 
 MAX_INT = 2**31 - 1
 """largest value an integer field takes unless it says otherwise: any count beyond it cannot run"""
+MAX_SEED = 2**63 - 1
+"""largest random seed (torch's generators take 64-bit seeds)"""
 
 
 @dataclass(frozen=True)
