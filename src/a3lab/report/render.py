@@ -14,7 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from a3lab.report.claims import VERDICTS, Verdict, pct, stopped_early
+from a3lab.blocks import pct
+from a3lab.report.claims import VERDICTS, Verdict, stopped_early
 
 Block = tuple
 
