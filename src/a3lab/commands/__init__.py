@@ -8,9 +8,9 @@ import os
 import re
 from collections.abc import Callable
 
-# Largest values the numeric flags take: beyond them a run cannot fit in memory or time on any machine
-# this package targets, and an oversized value must fail with the flag's name, not with an allocation error.
-MAX_SEED = 2**63 - 1
+from a3lab.config import MAX_SEED
+
+# Most threads `--threads` takes: beyond them torch crashes instead of failing with the flag's name.
 MAX_THREADS_PER_CPU = 4
 
 

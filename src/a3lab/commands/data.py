@@ -5,19 +5,21 @@ from __future__ import annotations
 import argparse
 import json
 
+from a3lab.catalog import DATASETS
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("data", help="inspect the MNIST / Fashion-MNIST data sets")
     actions = p.add_subparsers(dest="action", metavar="<action>", required=True)
     info = actions.add_parser("info", help="counts per split and class, pixel mean/std, file location")
-    info.add_argument("--dataset", choices=["mnist", "fashion-mnist", "all"], default="all", help="(default: all)")
+    info.add_argument("--dataset", choices=[*DATASETS, "all"], default="all", help="(default: all)")
     info.add_argument("--root", default=None, help="data folder (default: $A3LAB_DATA, then the cache)")
     info.add_argument("--json", action="store_true", help="print JSON instead of a table")
     info.set_defaults(func=cmd_info)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from a3lab.data import DATASETS, dataset_info
+    from a3lab.data import dataset_info
 
     names = DATASETS if args.dataset == "all" else (args.dataset,)
     infos = [dataset_info(n, args.root) for n in names]

@@ -36,7 +36,7 @@ class LearnConfig(Checked):
     min_length: int = option(2, low=1, high=10**4)
     """shortest training sequence"""
     max_length: int = option(20, low=2, high=10**4)
-    """longest training length (at least 2: with h_0 = 0, one step gives w_h no gradient)"""
+    """longest training length, >= 2 (from h_0 = 0, one step alone gives w_h no gradient)"""
     max_value: int = option(100, low=1)
     """inputs are integers drawn uniformly from [-max_value, max_value]"""
     lr: float = option(0.05, low=0, low_open=True)
