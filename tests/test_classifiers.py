@@ -146,7 +146,7 @@ def test_checkpoint_that_does_not_match_its_config(tmp_path: Path) -> None:
 
 
 def test_config_validation_speaks_cli() -> None:
-    with pytest.raises(ValueError, match="`epochs` must be >= 1"):
+    with pytest.raises(ValueError, match=r"`epochs` must be an integer in \[1, 10000\], got 0"):
         TrainConfig(epochs=0)
     with pytest.raises(ValueError, match="`lr` must be > 0"):
         TrainConfig(lr=-1.0)

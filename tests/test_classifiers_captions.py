@@ -13,20 +13,19 @@ from hypothesis import strategies as st
 from torch import nn
 
 from a3lab.classifiers import captions
-from a3lab.classifiers.captions import CaptionConfig, fit_captioner, predict_strips
-from a3lab.classifiers.captions_data import caption, caption_metrics, make_strips, read_strips, word_errors
-from a3lab.classifiers.captions_models import (
+from a3lab.classifiers.captions.config import MODELS, CaptionConfig, CaptionModelConfig
+from a3lab.classifiers.captions.data import caption, caption_metrics, make_strips, read_strips, word_errors
+from a3lab.classifiers.captions.experiment import fit_captioner, predict_strips
+from a3lab.classifiers.captions.models import (
     END,
-    MODELS,
     VOCAB,
-    CaptionModelConfig,
     StripEncoder,
     beam_search,
     build_caption_model,
     ctc_greedy_decode,
     greedy_search,
 )
-from a3lab.classifiers.video import fit
+from a3lab.classifiers.fit import fit
 from a3lab.cli import main
 from a3lab.errors import UserError
 from conftest import make_images

@@ -8,30 +8,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from a3lab.classifiers.video import (
-    PRESETS,
-    VideoConfig,
-    accuracy,
-    count_clip_flops,
-    fit,
-    run_video,
-)
-from a3lab.classifiers.video_data import (
+from a3lab.classifiers.fit import fit
+from a3lab.classifiers.video.config import MODELS, PRESETS, TASKS, VideoConfig, VideoModelConfig
+from a3lab.classifiers.video.data import (
     FRAME_SIZE,
     NUM_CLASSES,
-    TASKS,
     ItemBank,
     cached_clips,
     make_clips,
 )
-from a3lab.classifiers.video_models import (
-    MODELS,
-    C3DVideo,
-    FrameCNN,
-    VideoModelConfig,
-    build_video_model,
-    load_frame_cnn,
-)
+from a3lab.classifiers.video.experiment import accuracy, count_clip_flops, run_video
+from a3lab.classifiers.video.models import C3DVideo, FrameCNN, build_video_model, load_frame_cnn
 from a3lab.cli import main
 from a3lab.errors import UserError
 from conftest import make_images

@@ -25,93 +25,35 @@ mode. Its weights live at `<cache_dir>/<dataset>-cnn.safetensors`, its config an
 else `~/.cache/a3lab/classifiers`. When the file is missing it trains the CNN (3 epochs on the full training
 split) and saves it atomically first.
 
-Modules: `models` (configs, the four networks, `build_model`), `training` (counting, `evaluate`,
-`train_classifier`, saving and loading, the domain CNN), `compare` (the comparison table, its plot and the
-report's experiment). Everything public is importable from `a3lab.classifiers`.
+Modules: `config` (the training settings, no torch), `models` (the four networks' configs, `build_model`),
+`training` (counting, `evaluate`, `train_classifier`, saving and loading, the domain CNN), `compare` (the
+comparison table, its plot and the report's experiment), `section` (the report's sections, no torch). The
+public names below load their module on first use, so the CLI reads the configs without loading torch.
 
-Part B of Problem 1 lives beside them, imported by module: `video_data`, `video_models`, `video` (clips of
-items, four ways to combine frames over time) and `captions_data`, `captions_models`, `captions` (strips of
-items and four ways to caption them).
+Part B of Problem 1 lives beside them: `sequences` (variable-length sequences), the packages `video` (clips of
+items, four ways to combine frames over time) and `captions` (strips of items and four ways to caption them),
+with the training loop they share (`fit`).
 """
 
 from __future__ import annotations
 
-from a3lab.classifiers.compare import (
-    PRESETS,
-    REPORT_KEYS,
-    accuracy_targets,
-    format_table,
-    plot_comparison,
-    report_experiment,
-    run_comparison,
-    summarise,
-)
-from a3lab.classifiers.models import (
-    CNN,
-    IMAGE_SIZE,
-    MLP,
-    MODEL_KINDS,
-    NUM_CLASSES,
-    Classifier,
-    CNNConfig,
-    MLPConfig,
-    ModelKind,
-    RowRNN,
-    RowRNNConfig,
-    Standardise,
-    build_model,
-    make_config,
-)
-from a3lab.classifiers.training import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_LR,
-    TrainConfig,
-    classifier_cache_dir,
-    count_flops,
-    count_parameters,
-    domain_cnn,
-    domain_cnn_path,
-    evaluate,
-    load_classifier,
-    save_classifier,
-    save_run,
-    train_classifier,
-)
+from a3lab.classifiers.lazy import lazy_exports
 
-__all__ = [
-    "CNN",
-    "DEFAULT_BATCH_SIZE",
-    "DEFAULT_LR",
-    "IMAGE_SIZE",
-    "MLP",
-    "MODEL_KINDS",
-    "NUM_CLASSES",
-    "PRESETS",
-    "REPORT_KEYS",
-    "CNNConfig",
-    "Classifier",
-    "MLPConfig",
-    "ModelKind",
-    "RowRNN",
-    "RowRNNConfig",
-    "Standardise",
-    "TrainConfig",
-    "accuracy_targets",
-    "build_model",
-    "classifier_cache_dir",
-    "count_flops",
-    "count_parameters",
-    "domain_cnn",
-    "domain_cnn_path",
-    "evaluate",
-    "format_table",
-    "load_classifier",
-    "make_config",
-    "plot_comparison",
-    "report_experiment",
-    "run_comparison",
-    "save_classifier",
-    "save_run",
-    "summarise",
-    "train_classifier",
-]
+__getattr__, __all__ = lazy_exports(
+    __name__,
+    {
+        "config": ("DEFAULT_BATCH_SIZE", "DEFAULT_LR", "MODEL_KINDS", "ModelKind", "TrainConfig"),
+        "compare": (
+            "PRESETS", "REPORT_KEYS", "accuracy_targets", "format_table", "plot_comparison", "report_experiment",
+            "run_comparison", "summarise",
+        ),
+        "models": (
+            "CNN", "IMAGE_SIZE", "MLP", "NUM_CLASSES", "Classifier", "CNNConfig", "MLPConfig", "RowRNN",
+            "RowRNNConfig", "Standardise", "build_model", "make_config",
+        ),
+        "training": (
+            "classifier_cache_dir", "count_flops", "count_parameters", "domain_cnn", "domain_cnn_path", "evaluate",
+            "load_classifier", "save_classifier", "save_run", "train_classifier",
+        ),
+    },
+)  # fmt: skip

@@ -13,14 +13,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from a3lab.classifiers.models import MODEL_KINDS
-from a3lab.classifiers.training import (
-    DEFAULT_BATCH_SIZE,
-    TrainConfig,
-    domain_cnn_path,
-    save_run,
-    train_classifier,
-)
+from a3lab.classifiers.config import DEFAULT_BATCH_SIZE, MODEL_KINDS, TrainConfig
+from a3lab.classifiers.training import domain_cnn_path, save_run, train_classifier
 from a3lab.data import DATASETS, load_images
 from a3lab.errors import UserError
 from a3lab.utils import progress, resolve_device, save_figure, write_json

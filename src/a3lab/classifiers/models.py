@@ -12,12 +12,10 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from a3lab.classifiers.config import MODEL_KINDS
 from a3lab.data import DATASETS, NUM_CLASSES, PIXEL_STATS
 from a3lab.errors import CheckpointError, UserError
 
-ModelKind = Literal["cnn", "gru", "lstm", "mlp"]
-
-MODEL_KINDS: tuple[str, ...] = ("cnn", "gru", "lstm", "mlp")
 IMAGE_SIZE = 28
 
 

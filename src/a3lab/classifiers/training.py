@@ -8,7 +8,7 @@ import os
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +16,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from a3lab.classifiers.config import TrainConfig
 from a3lab.classifiers.models import (
     CNN,
     IMAGE_SIZE,
     MODEL_KINDS,
     Classifier,
     _check_dataset,
-    _check_kind,
     _config_from_dict,
     build_model,
     make_config,
@@ -102,60 +102,6 @@ def evaluate(
 
 
 # ----------------------------------------------------------------------------- training
-
-DEFAULT_LR = {"cnn": 3e-3, "gru": 3e-3, "lstm": 3e-3, "mlp": 2e-3}
-"""Peak learning rate of the one-cycle schedule, per model kind."""
-DEFAULT_BATCH_SIZE = {"cnn": 64, "gru": 128, "lstm": 128, "mlp": 128}
-"""Images per step, per model kind (the CNN reaches 91 % on Fashion-MNIST in 3 epochs with 64, not with 128)."""
-
-
-@dataclass
-class TrainConfig:
-    """One training run of one classifier on one data set."""
-
-    dataset: str = "mnist"
-    """mnist or fashion-mnist"""
-    model: str = "cnn"
-    """cnn, gru, lstm or mlp"""
-    epochs: int = 3
-    """passes over the training examples"""
-    batch_size: int | None = None
-    """images per optimisation step (None: the model's default in DEFAULT_BATCH_SIZE)"""
-    lr: float | None = None
-    """peak learning rate of the one-cycle schedule (None: the model's default in DEFAULT_LR)"""
-    weight_decay: float = 1e-4
-    """AdamW decoupled weight decay"""
-    grad_clip: float = 1.0
-    """clip the global gradient norm to this (0: no clipping)"""
-    train_examples: int | None = None
-    """use a seeded random subset of this many training images (None: the whole split)"""
-    seed: int = 0
-    """seeds the initial weights, the subset, the batch order and dropout"""
-    model_overrides: dict[str, Any] = field(default_factory=dict)
-    """fields of the model's config to change, e.g. {"hidden_size": 64}"""
-
-    def __post_init__(self) -> None:
-        _check_dataset(self.dataset)
-        _check_kind(self.model)
-        if self.epochs < 1:
-            raise UserError(f"`epochs` must be >= 1, got {self.epochs}")
-        if self.batch_size is None:
-            self.batch_size = DEFAULT_BATCH_SIZE[self.model]
-        if self.batch_size < 1:
-            raise UserError(f"`batch_size` must be >= 1, got {self.batch_size}")
-        if self.lr is None:
-            self.lr = DEFAULT_LR[self.model]
-        if not self.lr > 0:
-            raise UserError(f"`lr` must be > 0, got {self.lr}")
-        if self.weight_decay < 0:
-            raise UserError(f"`weight_decay` must be >= 0, got {self.weight_decay}")
-        if self.grad_clip < 0:
-            raise UserError(f"`grad_clip` must be >= 0, got {self.grad_clip}")
-        if self.train_examples is not None and self.train_examples < 1:
-            raise UserError(f"`train_examples` must be >= 1, got {self.train_examples}")
-        if self.seed < 0:
-            raise UserError(f"`seed` must be >= 0, got {self.seed}")
-        make_config(self.model, self.dataset, **self.model_overrides)  # validates the overrides now
 
 
 def _subset(images: torch.Tensor, labels: torch.Tensor, n: int | None, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -22,43 +22,19 @@ per batch) and `predict(x) -> list of class lists`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from a3lab.classifiers.captions_data import ITEM, MAX_ITEMS
-from a3lab.classifiers.video_models import sinusoidal_positions
+from a3lab.classifiers.captions.config import MODELS, CaptionModelConfig
+from a3lab.classifiers.captions.data import ITEM, MAX_ITEMS
+from a3lab.classifiers.layers import sinusoidal_positions
 from a3lab.errors import UserError
 
-MODELS: tuple[str, ...] = ("show_tell", "per_position", "ctc", "crnn")
-RECURRENT: tuple[str, ...] = ("show_tell", "crnn")
 VOCAB = 10
 END = VOCAB  # decoder output token that ends a caption
 START = VOCAB  # decoder input token that starts one (a separate embedding table, so no clash with END)
-
-
-@dataclass
-class CaptionModelConfig:
-    """Sizes of the caption models."""
-
-    channels: tuple[int, int, int] = (32, 32, 64)
-    """channels of the encoder's three convolutions"""
-    feature_dim: int = 64
-    """D: width of a column feature"""
-    hidden_dim: int = 96
-    """H: GRU state (per direction for the CRNN) and the per-position model's hidden layer / 2"""
-    beam_size: int = 3
-    """show_tell: beams (1 = greedy)"""
-
-    def __post_init__(self) -> None:
-        self.channels = tuple(int(c) for c in self.channels)  # type: ignore[assignment]
-        if len(self.channels) != 3 or min(self.channels) < 1:
-            raise UserError(f"`channels` must be three integers >= 1, got {self.channels}")
-        for name in ("feature_dim", "hidden_dim", "beam_size"):
-            if getattr(self, name) < 1:
-                raise UserError(f"`{name}` must be >= 1, got {getattr(self, name)}")
 
 
 class StripEncoder(nn.Module):

@@ -2,7 +2,7 @@
 
 Legend: N strips, B batch, L items per strip, W = 28 L.
 
-Every model of `captions_models` is trained on strips of 1..4 items (one length per step, drawn uniformly)
+Every model of `captions.models` is trained on strips of 1..4 items (one length per step, drawn uniformly)
 for a fixed number of steps, then tested on fresh strips of the test split with 1..8 items: exact-caption
 accuracy and word error rate per length, summarised over the seen lengths 1..4 and the unseen 5..8.
 
@@ -13,73 +13,30 @@ model's results (`results.json`) and a figure of example strips with each model'
 
 from __future__ import annotations
 
-import math
 import os
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from a3lab.classifiers.captions_data import caption, caption_metrics, read_strips, strip_sets, words
-from a3lab.classifiers.captions_models import MODELS, RECURRENT, CaptionModelConfig, StripEncoder, build_caption_model
-from a3lab.classifiers.video import fit, warmup_cosine
-from a3lab.errors import CheckpointError, OutputError, TrainingDiverged, UserError
-from a3lab.utils import atomic_torch_save, progress, resolve_device, save_figure, seed_everything, write_json
-
-SEEN = (1, 2, 3, 4)
-UNSEEN = (5, 6, 7, 8)
-
-
-@dataclass
-class CaptionConfig:
-    """One captions experiment: data set, models, work budget and test sizes."""
-
-    dataset: str = "mnist"
-    """mnist or fashion-mnist"""
-    models: tuple[str, ...] = MODELS
-    """models: show_tell, per_position, ctc, crnn"""
-    steps: int = 1500
-    """optimisation steps per model"""
-    batch_size: int = 32
-    """strips per step"""
-    lr: float = 2e-3
-    """peak AdamW learning rate (warm-up, cosine decay to 0)"""
-    pretrain_steps: int = 400
-    """steps of the shared encoder on single items (batch 128) before the caption models train"""
-    train_per_length: int = 10000
-    """training strips of each length 1..4 (drawn once, sampled with replacement)"""
-    test_per_length: int = 500
-    """test strips of each length 1..8"""
-    model: CaptionModelConfig = field(default_factory=CaptionModelConfig)
-    """model sizes (beam size of show_tell included)"""
-    seed: int = 0
-    """seeds the strips, the weights and the batch order"""
-
-    def __post_init__(self) -> None:
-        if isinstance(self.model, dict):
-            self.model = CaptionModelConfig(**self.model)
-        self.models = tuple(self.models)
-        words(self.dataset)
-        bad = [m for m in self.models if m not in MODELS]
-        if bad or not self.models:
-            raise UserError(f"`models` must be one or more of {', '.join(MODELS)}, got {list(self.models)}")
-        for name in ("steps", "batch_size", "train_per_length", "test_per_length", "pretrain_steps"):
-            if getattr(self, name) < 1:
-                raise UserError(f"`{name}` must be >= 1, got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise UserError(f"`lr` must be > 0, got {self.lr}")
-        if self.seed < 0:
-            raise UserError(f"`seed` must be >= 0, got {self.seed}")
-
-
-PRESETS: dict[str, dict[str, Any]] = {
-    "quick": {"steps": 120, "pretrain_steps": 200, "train_per_length": 2000, "test_per_length": 100},
-    "full": {"steps": 1200, "pretrain_steps": 800, "train_per_length": 15000, "test_per_length": 500},
-}
-"""CaptionConfig overrides of each preset."""
+from a3lab.catalog import DATASETS
+from a3lab.classifiers.captions.config import (
+    MODELS,
+    PRESETS,
+    RECURRENT,
+    SEEN,
+    UNSEEN,
+    CaptionConfig,
+    CaptionModelConfig,
+)
+from a3lab.classifiers.captions.data import caption, caption_metrics, read_strips, strip_sets
+from a3lab.classifiers.captions.models import StripEncoder, build_caption_model
+from a3lab.classifiers.fit import fit, fit_steps
+from a3lab.errors import CheckpointError, OutputError, UserError
+from a3lab.section import budget
+from a3lab.utils import atomic_torch_save, resolve_device, save_figure, seed_everything, write_json
 
 
 def pretrain_encoder(dataset: str, config: CaptionConfig, device: torch.device) -> tuple[StripEncoder, float]:
@@ -112,35 +69,15 @@ def fit_captioner(
     "train_cpu_seconds" (this process's CPU time: the work, nearly independent of other load)}.
     """
     g = torch.Generator().manual_seed(config.seed)
-    device = next(model.parameters()).device
-    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-4)
-    sched = warmup_cosine(opt, config.steps)
     lengths = sorted(train)
-    losses = torch.zeros(config.steps, device=device)
-    model.train()
-    t0, cpu0, done = time.perf_counter(), time.process_time(), 0
-    for step in progress(range(config.steps), desc=desc):
+
+    def step_loss(device: torch.device) -> torch.Tensor:
         strips, classes = train[lengths[int(torch.randint(0, len(lengths), (1,), generator=g))]]
         idx = torch.randint(0, len(strips), (config.batch_size,), generator=g)
         x = strips[idx].to(device).unsqueeze(1).float().div_(255.0)  # (B, 1, 28, W)
-        loss = model.loss(x, classes[idx].to(device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        losses[step] = loss.detach()
-        done += 1
-    final = losses[-max(1, config.steps // 10) :].mean().item()
-    if not math.isfinite(final):
-        raise TrainingDiverged(f"{desc}: the loss became {final}; try a smaller `lr`")
-    return {
-        "steps": done,
-        "steps_planned": config.steps,
-        "final_loss": final,
-        "train_seconds": time.perf_counter() - t0,
-        "train_cpu_seconds": time.process_time() - cpu0,
-    }
+        return model.loss(x, classes[idx].to(device))
+
+    return fit_steps(model, step_loss, config.steps, config.lr, desc)
 
 
 @torch.inference_mode()
@@ -324,7 +261,7 @@ def report_experiment(
         raise UserError(f"`preset` must be one of {', '.join(PRESETS)}, got {preset!r}")
     out_dir = Path(out_dir)
     images, datasets, encoder_accuracy = [], {}, {}
-    for dataset in ("mnist", "fashion-mnist"):
+    for dataset in DATASETS:
         config = CaptionConfig(dataset=dataset, seed=seed, **PRESETS[preset])
         results, _ = run_captions(config, device)
         write_json(results, out_dir / f"captions_{dataset}.json")
@@ -335,15 +272,14 @@ def report_experiment(
         datasets[dataset] = {k: {f: r[f] for f in keys} for k, r in results["models"].items()}
         encoder_accuracy[dataset] = results["encoder_accuracy"]
     runs = [r for models in datasets.values() for k, r in models.items() if k in MODELS]
-    budget = {
-        "work": f"per data set: encoder {config.pretrain_steps:,} steps, then {len(config.models)} models x "
+    work = budget(
+        f"per data set: encoder {config.pretrain_steps:,} steps, then {len(config.models)} models x "
         f"{config.steps:,} steps of {config.batch_size} strips",
-        "unit": "steps",
-        "planned": 2 * config.pretrain_steps + sum(r["steps_planned"] for r in runs),
-        "done": 2 * config.pretrain_steps + sum(r["steps"] for r in runs),
-        "images": 2 * len(SEEN) * config.train_per_length,
-        "stopped": None,
-    }
+        "steps",
+        planned=2 * config.pretrain_steps + sum(r["steps_planned"] for r in runs),
+        done=2 * config.pretrain_steps + sum(r["steps"] for r in runs),
+        images=2 * len(SEEN) * config.train_per_length,
+    )
     note = (
         f"{preset} preset, per data set and model: {config.steps} AdamW steps of {config.batch_size} strips of "
         f"1..4 items ({config.train_per_length} training strips per length); {config.test_per_length} test "
@@ -352,7 +288,7 @@ def report_experiment(
     return {
         "images": images,
         "preset_note": note,
-        "budget": budget,
+        "budget": work,
         "recurrent": list(RECURRENT),
         "encoder_accuracy": encoder_accuracy,
         "datasets": datasets,

@@ -33,13 +33,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from a3lab.classifiers.video.config import TASKS
 from a3lab.data import load_images
 from a3lab.errors import UserError
 from a3lab.utils import atomic_torch_save, cache_dir
 
 FRAME_SIZE = 14
-TASKS: tuple[str, ...] = ("first", "direction", "increasing", "max", "sum")
-ORDER_TASKS: tuple[str, ...] = ("first", "direction", "increasing")
 NUM_CLASSES = {"first": 10, "direction": 4, "increasing": 2, "max": 10, "sum": 19}
 ORDER_BLIND_CEILING = {"first": 0.5, "direction": 0.5, "increasing": 0.5, "max": 1.0, "sum": 1.0}
 """Best accuracy of a model that recognises every item but ignores frame order."""

@@ -2,7 +2,7 @@
 
 Legend: N clips, B batch, T frames (the training length), S frame side, K classes.
 
-Every model (`video_models`) is trained on clips of T frames (`video_data`) for a fixed number of steps and
+Every model (`video.models`) is trained on clips of T frames (`video.data`) for a fixed number of steps and
 tested on fresh clips of T, 2T and 4T frames made from the test split's items. Reported per task and model:
 accuracy at each length, parameters, forward FLOPs per clip of T frames (`torch.utils.flop_counter`) and
 inference clips per second (median and spread over interleaved rounds, all models in one process).
@@ -14,182 +14,26 @@ fastest.
 
 from __future__ import annotations
 
-import math
 import os
 import statistics
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from a3lab.classifiers.video_data import (
-    DIRECTIONS,
-    NUM_CLASSES,
-    ORDER_BLIND_CEILING,
-    ORDER_TASKS,
-    TASKS,
-    ItemBank,
-    cached_clips,
-    load_bank,
-)
-from a3lab.classifiers.video_models import (
-    MODELS,
-    RECURRENT,
-    FrameCNN,
-    VideoModelConfig,
-    build_video_model,
-    load_frame_cnn,
-)
-from a3lab.errors import TrainingDiverged, UserError
-from a3lab.utils import progress, resolve_device, save_figure, seed_everything, write_json
+from a3lab.classifiers.fit import fit
+from a3lab.classifiers.video.config import ORDER_TASKS, PRESETS, RECURRENT, VideoConfig
+from a3lab.classifiers.video.data import NUM_CLASSES, ORDER_BLIND_CEILING, ItemBank, cached_clips, load_bank
+from a3lab.classifiers.video.models import FrameCNN, build_video_model, load_frame_cnn
+from a3lab.errors import UserError
+from a3lab.section import budget
+from a3lab.utils import resolve_device, save_figure, seed_everything, write_json
 
-__all__ = ["DIRECTIONS", "MODELS", "ORDER_TASKS", "PRESETS", "TASKS", "VideoConfig", "run_video"]
-
-
-@dataclass
-class VideoConfig:
-    """The video experiment: data, models, work budget and test lengths."""
-
-    dataset: str = "mnist"
-    """item source: mnist or fashion-mnist"""
-    tasks: tuple[str, ...] = ("first", "direction", "increasing", "max")
-    """tasks: first, direction, increasing (order-dependent), max, sum (order-blind controls)"""
-    models: tuple[str, ...] = MODELS
-    """models: mean_pool, gru, c3d, transformer"""
-    length: int = 8
-    """T: frames per training clip"""
-    test_factors: tuple[int, ...] = (1, 2, 4)
-    """test on clips of T times each factor"""
-    train_clips: int = 8000
-    """training clips per task (drawn once, sampled with replacement)"""
-    test_clips: int = 1000
-    """test clips per task and length"""
-    steps: int = 600
-    """optimisation steps per model and task"""
-    batch_size: int = 32
-    """clips per step"""
-    lr: float = 3e-3
-    """peak AdamW learning rate (linear warm-up over 5% of the steps, cosine decay to 0)"""
-    pretrain_steps: int = 400
-    """steps of the shared frame CNN on single items (batch 128)"""
-    model: VideoModelConfig = field(default_factory=VideoModelConfig)
-    """model sizes"""
-    seed: int = 0
-    """seeds the clips, the weights and the batch order"""
-
-    def __post_init__(self) -> None:
-        from a3lab.data import DATASETS
-
-        if isinstance(self.model, dict):
-            self.model = VideoModelConfig(**self.model)
-        self.tasks, self.models = tuple(self.tasks), tuple(self.models)
-        self.test_factors = tuple(int(f) for f in self.test_factors)
-        if self.dataset not in DATASETS:
-            raise UserError(f"`dataset` must be one of {', '.join(DATASETS)}, got {self.dataset!r}")
-        for name, values, known in (("tasks", self.tasks, TASKS), ("models", self.models, MODELS)):
-            bad = [v for v in values if v not in known]
-            if bad or not values:
-                raise UserError(f"`{name}` must be one or more of {', '.join(known)}, got {list(values)}")
-        if not self.test_factors or min(self.test_factors) < 1:
-            raise UserError(f"`test_factors` must be integers >= 1, got {self.test_factors}")
-        if self.length < 2:
-            raise UserError(f"`length` must be >= 2, got {self.length}")
-        for name in ("train_clips", "test_clips", "steps", "batch_size", "pretrain_steps"):
-            if getattr(self, name) < 1:
-                raise UserError(f"`{name}` must be >= 1, got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise UserError(f"`lr` must be > 0, got {self.lr}")
-        if self.seed < 0:
-            raise UserError(f"`seed` must be >= 0, got {self.seed}")
-
-    @property
-    def test_lengths(self) -> tuple[int, ...]:
-        return tuple(self.length * f for f in self.test_factors)
-
-
-PRESETS: dict[str, dict[str, Any]] = {
-    "quick": {
-        "tasks": ("first", "direction", "max"),
-        "length": 6,
-        "steps": 180,
-        "batch_size": 16,
-        "pretrain_steps": 200,
-        "train_clips": 3000,
-        "test_clips": 200,
-    },
-    "full": {"steps": 600, "batch_size": 32, "pretrain_steps": 800, "train_clips": 20000, "test_clips": 1000},
-}
-"""VideoConfig overrides of each preset."""
-
-
-# ----------------------------------------------------------------------------- training
-
-
-def warmup_cosine(optimizer: torch.optim.Optimizer, steps: int) -> torch.optim.lr_scheduler.LambdaLR:
-    warm = max(1, steps // 20)
-
-    def factor(step: int) -> float:
-        if step < warm:
-            return (step + 1) / warm
-        return 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, steps - warm)))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
-def fit(
-    model: nn.Module,
-    inputs: torch.Tensor,
-    labels: torch.Tensor,
-    steps: int,
-    batch_size: int,
-    lr: float,
-    seed: int,
-    desc: str = "",
-) -> dict[str, Any]:
-    """AdamW on cross-entropy over random batches of uint8 inputs (scaled to [0, 1] per batch).
-
-    The losses stay on the device until the end (no host sync per step). Returns {"steps", "steps_planned",
-    "final_loss" (mean of the last 10% of steps), "train_seconds", "train_cpu_seconds" (this process's CPU
-    time: the work done, nearly independent of other processes' load)}.
-
-    Raises:
-        TrainingDiverged: the loss is not finite at the end.
-
-    Shapes: inputs uint8 `[N, ...]`, labels int64 `[N]`.
-    """
-    g = torch.Generator().manual_seed(seed)
-    device = next(model.parameters()).device
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    sched = warmup_cosine(opt, steps)
-    losses = torch.zeros(steps, device=device)
-    model.train()
-    t0, cpu0, done = time.perf_counter(), time.process_time(), 0
-    for step in progress(range(steps), desc=desc):
-        idx = torch.randint(0, len(inputs), (batch_size,), generator=g)
-        x = inputs[idx].to(device).float().div_(255.0)
-        loss = F.cross_entropy(model(x), labels[idx].to(device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        losses[step] = loss.detach()
-        done += 1
-    final = losses[-max(1, steps // 10) :].mean().item()
-    if not math.isfinite(final):
-        raise TrainingDiverged(f"{desc}: the loss became {final}; try a smaller `lr`")
-    return {
-        "steps": done,
-        "steps_planned": steps,
-        "final_loss": final,
-        "train_seconds": time.perf_counter() - t0,
-        "train_cpu_seconds": time.process_time() - cpu0,
-    }
+# ----------------------------------------------------------------------------- training and measuring
 
 
 def pretrain_frame_cnn(
@@ -397,14 +241,13 @@ def report_experiment(
         f"training clips); {config.test_clips} test clips per length"
     )
     runs = [d for entry in result["tasks"].values() for d in entry["details"].values()]
-    budget = {
-        "work": f"frame CNN {config.pretrain_steps:,} steps, then {len(runs)} models x {config.steps:,} steps of "
+    work = budget(
+        f"frame CNN {config.pretrain_steps:,} steps, then {len(runs)} models x {config.steps:,} steps of "
         f"{config.batch_size} clips",
-        "unit": "steps",
-        "planned": config.pretrain_steps + sum(d["steps_planned"] for d in runs),
-        "done": config.pretrain_steps + sum(d["steps"] for d in runs),
-        "images": config.train_clips * len(config.tasks),
-        "stopped": None,
-    }
+        "steps",
+        planned=config.pretrain_steps + sum(d["steps_planned"] for d in runs),
+        done=config.pretrain_steps + sum(d["steps"] for d in runs),
+        images=config.train_clips * len(config.tasks),
+    )
     kept = {k: v for k, v in result.items() if k != "config"}
-    return {"images": [image], "preset_note": note, "budget": budget, **kept}
+    return {"images": [image], "preset_note": note, "budget": work, **kept}

@@ -20,46 +20,14 @@ differ only in how they use time.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from a3lab.attention.modules import TransformerEncoder
+from a3lab.classifiers.layers import sinusoidal_positions
+from a3lab.classifiers.video.config import MODELS, VideoModelConfig
 from a3lab.errors import UserError
-
-MODELS: tuple[str, ...] = ("mean_pool", "gru", "c3d", "transformer")
-RECURRENT: tuple[str, ...] = ("gru",)
-
-
-@dataclass
-class VideoModelConfig:
-    """Sizes shared by the four clip classifiers."""
-
-    channels: tuple[int, int] = (16, 32)
-    """output channels of the two convolutions (2-D per frame, or 3-D)"""
-    feature_dim: int = 64
-    """F: width of a frame's (or a C3D time step's) feature vector"""
-    hidden_dim: int = 64
-    """H: GRU state and classifier-head width; D of the transformer"""
-    transformer_depth: int = 2
-    """transformer blocks"""
-    transformer_heads: int = 4
-    """attention heads (must divide hidden_dim)"""
-
-    def __post_init__(self) -> None:
-        self.channels = tuple(int(c) for c in self.channels)  # type: ignore[assignment]
-        if len(self.channels) != 2 or min(self.channels) < 1:
-            raise UserError(f"`channels` must be two integers >= 1, got {self.channels}")
-        for name in ("feature_dim", "hidden_dim", "transformer_depth", "transformer_heads"):
-            if getattr(self, name) < 1:
-                raise UserError(f"`{name}` must be >= 1, got {getattr(self, name)}")
-        if self.hidden_dim % self.transformer_heads:
-            raise UserError(
-                f"`hidden_dim` ({self.hidden_dim}) must be divisible by `transformer_heads` ({self.transformer_heads})"
-            )
 
 
 class FrameCNN(nn.Module):
@@ -108,16 +76,6 @@ class GRUVideo(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _, h = self.rnn(_frame_features(self.frames, x))  # h: (1, B, H)
         return self.head(h[-1])
-
-
-def sinusoidal_positions(length: int, dim: int, device: torch.device | None = None) -> torch.Tensor:
-    """Vaswani et al.'s fixed position code. Shapes: -> `[length, dim]`."""
-    pos = torch.arange(length, device=device, dtype=torch.float32)[:, None]  # (N, 1)
-    freq = torch.exp(torch.arange(0, dim, 2, device=device, dtype=torch.float32) * (-math.log(10_000.0) / dim))
-    out = torch.zeros(length, dim, device=device)
-    out[:, 0::2] = torch.sin(pos * freq)
-    out[:, 1::2] = torch.cos(pos * freq[: dim // 2])
-    return out
 
 
 class TransformerVideo(nn.Module):
