@@ -130,11 +130,11 @@ def test_divergence_is_reported() -> None:
 def test_config_validation_speaks_cli() -> None:
     with pytest.raises(ValueError, match="`models`"):
         SequenceConfig(models=("transformer",))
-    with pytest.raises(ValueError, match="`steps` must be >= 1"):
+    with pytest.raises(ValueError, match="`steps` must be an integer >= 1"):
         SequenceConfig(steps=0)
     with pytest.raises(ValueError, match="`cnn_kernel_size`"):
         SequenceConfig(cnn_kernel_size=4)
-    with pytest.raises(ValueError, match="`lengths`"):
+    with pytest.raises(ValueError, match="`test_lengths`"):
         SequenceConfig(test_lengths=())
 
 

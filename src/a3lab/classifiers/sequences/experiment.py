@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -32,227 +32,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from a3lab.classifiers.sequences.config import PRESETS, TASKS, SequenceConfig
+from a3lab.classifiers.sequences.models import HandWired, SequenceCNN, SequenceMLP, build_model
+from a3lab.classifiers.sequences.tasks import encode, make_batch
 from a3lab.errors import TrainingDiverged, UserError
-from a3lab.rnn import AlternatingRNN, rule_batch
+from a3lab.section import budget
+from a3lab.timing import intra_op_threads
 from a3lab.utils import progress, resolve_device, save_figure, seed_everything, write_json
 
-TASKS: tuple[str, ...] = ("alternating", "parity")
-MODELS: tuple[str, ...] = ("gru", "lstm", "cnn1d", "mlp", "hand_wired")
-TEST_LENGTHS: tuple[int, ...] = (20, 50, 100, 500, 1000)
-
-
-# ----------------------------------------------------------------------------- tasks
-
-
-def make_batch(
-    task: str, batch_size: int, length: int, generator: torch.Generator, max_value: int = 100
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random sequences of one length and their labels.
-
-    "alternating": integers in [-max_value, max_value], label 1 when the alternating sum (h_0 = 0) is > 0,
-    0 when < 0, 0.5 on a tie. "parity": bits, label = sum mod 2.
-
-    Shapes: -> raw inputs float64 `[B, T]` (exact integers), labels float64 `[B]`.
-    """
-    if task == "alternating":
-        return rule_batch(batch_size, length, max_value, generator)
-    if task == "parity":
-        x = torch.randint(0, 2, (batch_size, length), generator=generator, dtype=torch.int64)
-        return x.double(), (x.sum(-1) % 2).double()
-    raise UserError(f"`tasks` must be among {', '.join(TASKS)}, got {task!r}")
-
-
-def encode(task: str, x: torch.Tensor, max_value: int = 100) -> torch.Tensor:
-    """Network input: integers scaled to [-1, 1] for "alternating", bits as -1/+1 for "parity".
-
-    The symmetric bit code keeps the zero padding of the CNN and the MLP distinct from a 0 bit.
-    Shapes: `[B, T]` float64 -> `[B, T]` float32.
-    """
-    return (x / max_value if task == "alternating" else 2.0 * x - 1.0).float()
-
-
-def parity_recurrence(x: torch.Tensor) -> torch.Tensor:
-    """The hand-wired parity cell h_t = |x_t - h_(t-1)|, h_0 = 0: for bits, XOR with the running parity.
-
-    Shapes: bits `[B, T]` -> h_T `[B]` (the parity, exactly).
-    """
-    h = x.new_zeros(x.shape[0])
-    for t in range(x.shape[1]):
-        h = (x[:, t] - h).abs()
-    return h
-
-
-# ----------------------------------------------------------------------------- models
-
-
-class SequenceRNN(nn.Module):
-    """A GRU or LSTM over scalar inputs; a linear read-out of the last hidden state gives one logit.
-
-    Shapes: `[B, T]` -> logits `[B]`, for any T.
-    """
-
-    def __init__(self, cell: str = "gru", hidden_size: int = 32) -> None:
-        super().__init__()
-        rnn_class = {"gru": nn.GRU, "lstm": nn.LSTM}[cell]
-        self.rnn = rnn_class(1, hidden_size, batch_first=True)
-        self.head = nn.Linear(hidden_size, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out, _ = self.rnn(x.unsqueeze(-1))  # (B, T, H)
-        return self.head(out[:, -1]).squeeze(-1)  # (B,)
-
-
-class SequenceCNN(nn.Module):
-    """Stacked 'same'-padded 1-D convolutions (fixed receptive field), global average pooling, an MLP head.
-
-    Each output position sees `receptive_field = 1 + num_layers * (kernel_size - 1)` inputs; the pooling
-    averages them over T, so the model has no state that spans the sequence.
-
-    Shapes: `[B, T]` -> logits `[B]`, for any T.
-    """
-
-    def __init__(self, channels: int = 32, kernel_size: int = 3, num_layers: int = 3) -> None:
-        super().__init__()
-        layers: list[nn.Module] = []
-        in_channels = 1
-        for _ in range(num_layers):
-            layers += [nn.Conv1d(in_channels, channels, kernel_size, padding=kernel_size // 2), nn.ReLU()]
-            in_channels = channels
-        self.convs = nn.Sequential(*layers)
-        self.head = nn.Sequential(nn.Linear(channels, channels), nn.ReLU(), nn.Linear(channels, 1))
-        self.receptive_field = 1 + num_layers * (kernel_size - 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.convs(x.unsqueeze(1))  # (B, C, T)
-        return self.head(h.mean(-1)).squeeze(-1)  # (B, C) -> (B,)
-
-
-class SequenceMLP(nn.Module):
-    """An MLP on the sequence left-padded with zeros to a fixed length L (the last input always at L-1).
-
-    Shapes: `[B, T]` with T <= L -> logits `[B]`.
-    """
-
-    def __init__(self, max_length: int = 20, hidden_size: int = 64) -> None:
-        super().__init__()
-        self.max_length = max_length
-        self.net = nn.Sequential(
-            nn.Linear(max_length, hidden_size), nn.ReLU(),
-            nn.Linear(hidden_size, hidden_size), nn.ReLU(),
-            nn.Linear(hidden_size, 1),
-        )  # fmt: skip
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        T = x.shape[1]
-        if self.max_length < T:
-            raise ValueError(f"the MLP takes sequences of length <= {self.max_length}, got {T}")
-        return self.net(F.pad(x, (self.max_length - T, 0))).squeeze(-1)  # (B, L) -> (B,)
-
-
-class HandWired(nn.Module):
-    """The exact reference: Problem 2's h_t = x_t - h_(t-1) for "alternating", h_t = |x_t - h_(t-1)| for "parity".
-
-    Works on the raw inputs (exact integers in float64). Shapes: `[B, T]` -> logits `[B]`: h_T for
-    "alternating" (positive means label 1), h_T - 1/2 for "parity".
-    """
-
-    def __init__(self, task: str) -> None:
-        super().__init__()
-        self.task = task
-        self.cell = AlternatingRNN().double() if task == "alternating" else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.cell is not None:
-            return self.cell(x.double())[0][:, -1]
-        return parity_recurrence(x.double()) - 0.5
-
-
-# ----------------------------------------------------------------------------- the experiment
-
-
-@dataclass
-class SequenceConfig:
-    """The sequence experiment: tasks, models, training budget and test lengths."""
-
-    tasks: tuple[str, ...] = TASKS
-    """tasks to run: alternating, parity"""
-    models: tuple[str, ...] = MODELS
-    """models to run: gru, lstm, cnn1d, mlp, hand_wired"""
-    train_min_length: int = 1
-    """shortest training sequence"""
-    train_max_length: int = 20
-    """longest training sequence; also the MLP's fixed input length"""
-    test_lengths: tuple[int, ...] = TEST_LENGTHS
-    """lengths to test on"""
-    steps: int = 1500
-    """optimisation steps per model (one length per batch, drawn uniformly)"""
-    batch_size: int = 128
-    """sequences per step"""
-    curriculum: float = 0.5
-    """share of the steps over which the longest training length grows from 2 to train_max_length (0: none)"""
-    lr: float = 1e-2
-    """Adam learning rate (cosine decay to 0)"""
-    hidden_size: int = 32
-    """hidden units of the GRU and LSTM"""
-    cnn_channels: int = 32
-    """channels of the 1-D CNN"""
-    cnn_kernel_size: int = 3
-    """kernel of each 1-D convolution (odd)"""
-    cnn_layers: int = 3
-    """convolutions in the 1-D CNN; receptive field 1 + layers * (kernel - 1)"""
-    mlp_hidden_size: int = 64
-    """hidden units of the MLP"""
-    max_value: int = 100
-    """alternating task: integers drawn from [-max_value, max_value]"""
-    eval_size: int = 1000
-    """test sequences per length"""
-    seed: int = 0
-    """seeds the weights and the training and test sequences"""
-
-    def __post_init__(self) -> None:
-        self.tasks, self.models = tuple(self.tasks), tuple(self.models)
-        self.test_lengths = tuple(int(n) for n in self.test_lengths)
-        for task in self.tasks:
-            if task not in TASKS:
-                raise UserError(f"`tasks` must be among {', '.join(TASKS)}, got {task!r}")
-        for model in self.models:
-            if model not in MODELS:
-                raise UserError(f"`models` must be among {', '.join(MODELS)}, got {model!r}")
-        if not 1 <= self.train_min_length <= self.train_max_length:
-            raise UserError(
-                f"need 1 <= train min length <= `train_max_length`, got {self.train_min_length}, "
-                f"{self.train_max_length}"
-            )
-        if not self.test_lengths or min(self.test_lengths) < 1:
-            raise UserError(f"`lengths` must be one or more integers >= 1, got {self.test_lengths}")
-        for name in ("steps", "batch_size", "hidden_size", "cnn_channels", "cnn_layers", "mlp_hidden_size"):
-            if getattr(self, name) < 1:
-                raise UserError(f"`{name}` must be >= 1, got {getattr(self, name)}")
-        if self.cnn_kernel_size < 1 or self.cnn_kernel_size % 2 == 0:
-            raise UserError(f"`cnn_kernel_size` must be odd and >= 1, got {self.cnn_kernel_size}")
-        if not 0.0 <= self.curriculum <= 1.0:
-            raise UserError(f"`curriculum` must be in [0, 1], got {self.curriculum}")
-        if not self.lr > 0:
-            raise UserError(f"`lr` must be > 0, got {self.lr}")
-        if self.max_value < 1:
-            raise UserError(f"`max_value` must be >= 1, got {self.max_value}")
-        if self.eval_size < 1:
-            raise UserError(f"`eval_size` must be >= 1, got {self.eval_size}")
-        if self.seed < 0:
-            raise UserError(f"`seed` must be >= 0, got {self.seed}")
-
-
-def build_model(kind: str, task: str, config: SequenceConfig) -> nn.Module:
-    """A fresh model of one kind for one task."""
-    if kind in ("gru", "lstm"):
-        return SequenceRNN(kind, config.hidden_size)
-    if kind == "cnn1d":
-        return SequenceCNN(config.cnn_channels, config.cnn_kernel_size, config.cnn_layers)
-    if kind == "mlp":
-        return SequenceMLP(config.train_max_length, config.mlp_hidden_size)
-    if kind == "hand_wired":
-        return HandWired(task)
-    raise UserError(f"`models` must be among {', '.join(MODELS)}, got {kind!r}")
+THREADS = 1
+"""Intra-op threads of a run: these models are tiny, and on CPU a second thread only adds synchronisation,
+which costs far more than it saves."""
 
 
 def train_model(
@@ -335,7 +125,10 @@ def chance_level(sets: dict[int, tuple[torch.Tensor, torch.Tensor]]) -> float:
 
 
 def run_sequences(
-    config: SequenceConfig, device: str | torch.device = "cpu", progress_bar: bool = True
+    config: SequenceConfig,
+    device: str | torch.device = "cpu",
+    progress_bar: bool = True,
+    threads: int | None = THREADS,
 ) -> dict[str, Any]:
     """Train every model on every task (lengths up to `train_max_length`) and test it on `test_lengths`.
 
@@ -343,17 +136,14 @@ def run_sequences(
         {"config": the resolved config, "tasks": {task: {"train_max_length", "lengths", "chance",
         "models": {model: {str(length): accuracy}}, "details": {model: {"params", "train_seconds",
         "final_loss", "receptive_field" (cnn1d) or "max_length" (mlp)}}}}}. The MLP has no entry for lengths
-        longer than `train_max_length`.
+        longer than `train_max_length`. Runs on `threads` intra-op threads (None: the caller's setting),
+        which it restores afterwards.
     """
     device = resolve_device(device) if isinstance(device, str) else device
-    threads = torch.get_num_threads()
-    # These models are tiny: on CPU a second thread only adds synchronisation, which costs far more than it
-    # saves, so run on one and restore the caller's setting afterwards.
-    torch.set_num_threads(1)
-    try:
+    if threads is None:
         return _run_sequences(config, device, progress_bar)
-    finally:
-        torch.set_num_threads(threads)
+    with intra_op_threads(threads):
+        return _run_sequences(config, device, progress_bar)
 
 
 def _run_sequences(config: SequenceConfig, device: torch.device, progress_bar: bool) -> dict[str, Any]:
@@ -439,13 +229,6 @@ def plot_sequences(result: dict[str, Any], path: str | os.PathLike, title: str =
     return save_figure(fig, path)
 
 
-PRESETS: dict[str, dict[str, Any]] = {
-    "quick": {"steps": 500, "eval_size": 400},
-    "full": {"steps": 3000, "eval_size": 2000},
-}
-"""SequenceConfig overrides of `report_experiment`'s presets."""
-
-
 def report_experiment(
     preset: str, out_dir: str | os.PathLike, device: str | torch.device = "cpu", seed: int = 0
 ) -> dict[str, Any]:
@@ -481,12 +264,10 @@ def report_experiment(
         for task, entry in result["tasks"].items()
     }
     trained = len(config.tasks) * sum(kind != "hand_wired" for kind in config.models)
-    budget = {
-        "work": f"{trained} models x {config.steps:,} steps of {config.batch_size} sequences",
-        "unit": "steps",
-        "planned": trained * config.steps,
-        "done": trained * config.steps,
-        "images": None,
-        "stopped": None,
-    }
-    return {"images": [image], "preset_note": note, "budget": budget, "tasks": tasks}
+    work = budget(
+        f"{trained} models x {config.steps:,} steps of {config.batch_size} sequences",
+        "steps",
+        planned=trained * config.steps,
+        done=trained * config.steps,
+    )
+    return {"images": [image], "preset_note": note, "budget": work, "tasks": tasks}
