@@ -16,7 +16,7 @@ from typing import Any
 from a3lab.commands import float_range, int_range, max_threads
 from a3lab.config import MAX_INT, FieldInfo, field_info
 
-__all__ = ["add_flags", "add_threads", "apply_threads", "overrides"]
+__all__ = ["add_flags", "add_threads", "apply_threads", "field_type", "overrides"]
 
 
 def _item_type(info: FieldInfo) -> Callable[[str], Any]:
@@ -60,6 +60,12 @@ def _list_type(item: Callable[[str], Any]) -> Callable[[str], tuple]:
 
     parse.__name__ = "list"
     return parse
+
+
+def field_type(cls: type, name: str) -> Callable[[str], Any]:
+    """The argparse type of one value of field `name` of `cls` (one item of a tuple field), with its bounds: for
+    a flag a command writes by hand, e.g. one flag per item of a tuple."""
+    return _item_type(field_info(cls)[name])
 
 
 def shown(value: Any) -> str:
