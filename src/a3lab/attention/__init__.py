@@ -13,9 +13,12 @@ Papers:
   per head, between keys and values, or across layers.
 
 Layout: `functional` holds the math (full_attention, sliding_window_attention, linformer_attention), `band`
-the sliding window's blocked and matmul kernels and their backward, `flex` the FlexAttention backend,
-`modules` the nn.Modules (MultiHeadSelfAttention, TransformerEncoder), `hf` the drop-in for Hugging Face
-Longformer, `bench` and `sweep` the CPU and device benchmarks.
+the sliding window's blocked and matmul kernels and their backward, `flex` the FlexAttention backend, `config`
+a layer's `AttentionConfig`, `modules` the nn.Modules (MultiHeadSelfAttention, TransformerEncoder), `hf` the
+drop-in for Hugging Face Longformer. The learning experiments: `task_config` (their nested configs and
+presets), `tasks` (data, classifier, training), `linformer_error`, `experiment`. The benchmarks: `bench_config`,
+`bench_methods`, `hf_bench`, `memory`, `bench` (CPU), `sweep` (device), `cost` (the report's). `section` holds
+the report's two sections. The names below load on first use, so the configs import no torch.
 
 The sliding window never builds an N x N tensor. Its default backend ("blocked") cuts the queries into blocks
 of C and hands each block with the L = C + 2W keys around it (a strided `unfold` view, no copy) to PyTorch's
@@ -26,45 +29,42 @@ keys through the log-sum-exp of two partial softmaxes. The "flex" backend is
 `torch.nn.attention.flex_attention`, compiled, with a block mask built once per shape and cached.
 """
 
-from a3lab.attention.band import default_block_size
-from a3lab.attention.flex import flex_available, flex_block_mask
-from a3lab.attention.functional import (
-    BACKENDS,
-    KINDS,
-    SHARINGS,
-    Backend,
-    Kind,
-    Sharing,
-    full_attention,
-    linformer_attention,
-    resolve_backend,
-    sliding_window_attention,
-)
-from a3lab.attention.modules import (
-    AttentionConfig,
-    EncoderBlock,
-    MultiHeadSelfAttention,
-    TransformerEncoder,
-    linformer_init,
-)
+from __future__ import annotations
 
-__all__ = [
-    "BACKENDS",
-    "KINDS",
-    "SHARINGS",
-    "AttentionConfig",
-    "Backend",
-    "EncoderBlock",
-    "Kind",
-    "MultiHeadSelfAttention",
-    "Sharing",
-    "TransformerEncoder",
-    "default_block_size",
-    "flex_available",
-    "flex_block_mask",
-    "full_attention",
-    "linformer_attention",
-    "linformer_init",
-    "resolve_backend",
-    "sliding_window_attention",
-]
+import importlib
+from typing import Any
+
+_HOMES = {
+    "default_block_size": "band",
+    "flex_available": "flex",
+    "flex_block_mask": "flex",
+    "BACKENDS": "config",
+    "KINDS": "config",
+    "SHARINGS": "config",
+    "Backend": "config",
+    "Kind": "config",
+    "Sharing": "config",
+    "full_attention": "functional",
+    "linformer_attention": "functional",
+    "resolve_backend": "functional",
+    "sliding_window_attention": "functional",
+    "AttentionConfig": "config",
+    "EncoderBlock": "modules",
+    "MultiHeadSelfAttention": "modules",
+    "TransformerEncoder": "modules",
+    "linformer_init": "modules",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'a3lab.attention' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"a3lab.attention.{_HOMES[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOMES})

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
-from a3lab.attention.linformer_error import LinformerErrorConfig, linformer_error
-from a3lab.attention.tasks import PIXEL_KINDS, TASK_DATASET, TrainConfig, sample_tokens, train_model
-from a3lab.errors import UserError
-from a3lab.utils import (
-    progress,
-    save_figure,
-    write_json,
+from a3lab.attention.linformer_error import linformer_error
+from a3lab.attention.task_config import (
+    PIXEL_KINDS,
+    PRESETS,
+    TASK_DATASET,
+    LinformerErrorConfig,
+    Preset,
+    TrainConfig,
 )
+from a3lab.attention.tasks import sample_tokens, train_model
+from a3lab.errors import UserError
+from a3lab.section import Budget, budget
+from a3lab.utils import progress, save_figure, write_json
 
 # ----------------------------------------------------------------------------------------------------------------
 # plots
@@ -100,82 +105,6 @@ def plot_linformer_error(err: dict, path: Path) -> Path:
 # the report's experiment
 
 
-PIXEL_MODEL = {"dim": 32, "depth": 1, "heads": 2, "window": 28, "k": 64, "lr": 1e-2, "position_std": 0.7}
-"""The pixel runs' model: one block, window one image row on each side; row + column position embeddings
-initialised at 0.7 (at 0.02 the first hundred steps see little more than the ink histogram)."""
-LONG_RANGE_MODEL = {
-    "length": 2048,
-    "span": 128,
-    "dim": 32,
-    "depth": 2,
-    "heads": 2,
-    "window": 32,
-    "dilation": 65,
-    "k": 64,
-    "lr": 3e-3,
-}
-"""The long-range task and model: the plain window's CLS reaches 2 * 32 = 64 of 2048 positions; dilation
-2 * window + 1 = 65 in layer 1 leaves no holes above the undilated layer 0 and reaches 32 + 32 * 65 = 2112;
-span 128 >= 65, so the CLS token's dilated lattice lands inside both spans."""
-
-
-def task_defaults(task: str, preset: str = "full") -> dict:
-    """TrainConfig values of a task in a preset's budget (the CLI's defaults)."""
-    p = PRESETS[preset]
-    if task == "long-range":
-        return {"steps": p.long_range_steps, "batch_size": p.long_range_batch_size,
-                "test_examples": p.long_range_test_examples, **p.long_range}  # fmt: skip
-    return {"steps": p.pixel_steps, "batch_size": p.batch_size, "train_examples": p.pixel_train_examples,
-            "test_examples": p.pixel_test_examples, **p.pixel}  # fmt: skip
-
-
-@dataclass
-class Preset:
-    """The budget of `report_experiment` for one preset."""
-
-    pixel_steps: int
-    """training steps per pixel run (every kind, both data sets)"""
-    pixel_train_examples: int
-    """training images per data set (a seeded subset)"""
-    pixel_test_examples: int
-    """test images scored per data set"""
-    long_range_steps: int
-    """training steps per long-range run"""
-    long_range_kinds: tuple[str, ...]
-    """kinds run on the long-range task (full only where affordable)"""
-    batch_size: int = 32
-    """pixel batch size"""
-    long_range_batch_size: int = 16
-    """long-range batch size"""
-    long_range_test_examples: int = 256
-    """long-range test sequences"""
-    linformer_examples: int = 16
-    """sequences for the Linformer error"""
-    pixel: dict = field(default_factory=lambda: dict(PIXEL_MODEL))
-    """model of the pixel runs"""
-    long_range: dict = field(default_factory=lambda: dict(LONG_RANGE_MODEL))
-    """model and task of the long-range runs"""
-
-
-PRESETS: dict[str, Preset] = {
-    "quick": Preset(
-        pixel_steps=40,
-        pixel_train_examples=1280,
-        pixel_test_examples=500,
-        long_range_steps=40,
-        long_range_kinds=("sliding", "sliding_global", "sliding_dilated", "linformer"),
-        long_range_test_examples=128,
-    ),
-    "full": Preset(
-        pixel_steps=200,
-        pixel_train_examples=6400,
-        pixel_test_examples=2000,
-        long_range_steps=40,
-        long_range_kinds=("full", "sliding", "sliding_global", "sliding_dilated", "linformer"),
-    ),
-}
-
-
 def _train_runs(p: Preset, runs: list[tuple[str, str, str]], seed: int, device: str) -> tuple:
     """Train every run of a preset: (pixel results, long-range accuracies, every run's record, the trained
     full-attention MNIST model)."""
@@ -185,13 +114,13 @@ def _train_runs(p: Preset, runs: list[tuple[str, str, str]], seed: int, device: 
     trained_full = None
     for section, task, kind in progress(runs, desc="attention tasks"):
         if section == "pixel":
-            cfg = TrainConfig(
+            cfg = TrainConfig.create(
                 task=task, kind=kind, steps=p.pixel_steps, batch_size=p.batch_size,
                 train_examples=p.pixel_train_examples, test_examples=p.pixel_test_examples,
                 seed=seed, device=device, **p.pixel,
             )  # fmt: skip
         else:
-            cfg = TrainConfig(
+            cfg = TrainConfig.create(
                 task=task, kind=kind, steps=p.long_range_steps, batch_size=p.long_range_batch_size,
                 test_examples=p.long_range_test_examples, seed=seed, device=device, **p.long_range,
             )  # fmt: skip
@@ -208,18 +137,17 @@ def _train_runs(p: Preset, runs: list[tuple[str, str, str]], seed: int, device: 
     return pixel, long_results, details, trained_full
 
 
-def _budget(p: Preset, runs: list[tuple[str, str, str]]) -> dict:
+def _budget(p: Preset, runs: list[tuple[str, str, str]]) -> Budget:
     """The work of a preset's runs, for the report (no time limit: done is what was planned)."""
     steps = sum(p.pixel_steps if section == "pixel" else p.long_range_steps for section, _, _ in runs)
-    return {
-        "work": f"{len(runs)} runs: {p.pixel_steps} pixel steps of {p.batch_size}, {p.long_range_steps} long-range "
+    return budget(
+        f"{len(runs)} runs: {p.pixel_steps} pixel steps of {p.batch_size}, {p.long_range_steps} long-range "
         f"steps of {p.long_range_batch_size}",
-        "unit": "steps",
-        "planned": steps,
-        "done": steps,
-        "images": p.pixel_train_examples,
-        "stopped": None,
-    }
+        "steps",
+        planned=steps,
+        done=steps,
+        images=p.pixel_train_examples,
+    )
 
 
 def report_experiment(preset: str, out_dir: Path, device: str = "cpu", seed: int = 0) -> dict:

@@ -24,16 +24,9 @@ from a3lab.attention.band import (
     _regroup_seq,
     _ungroup,
 )
+from a3lab.attention.config import BACKENDS, Backend
 from a3lab.attention.flex import flex_available, flex_sliding_window
 from a3lab.errors import UserError
-
-Kind = Literal["full", "sliding", "linformer"]
-Sharing = Literal["none", "headwise", "key-value", "layerwise"]
-Backend = Literal["auto", "blocked", "matmul", "flex"]
-
-KINDS = ("full", "sliding", "linformer")
-SHARINGS = ("none", "headwise", "key-value", "layerwise")
-BACKENDS = ("auto", "blocked", "matmul", "flex")
 
 # ----------------------------------------------------------------------------------------------------------------
 # validation helpers

@@ -6,19 +6,14 @@ Legend: B batch, H heads, N tokens, D head dim, K Linformer rank.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
 
-from a3lab.attention.functional import linformer_attention
+from a3lab.attention.functional import full_attention, linformer_attention
+from a3lab.attention.task_config import PROJECTIONS, LinformerErrorConfig, Projection
 from a3lab.attention.tasks import SequenceClassifier
 from a3lab.errors import UserError
-
-Projection = Literal["pool", "gaussian"]
-PROJECTIONS: tuple[str, ...] = ("pool", "gaussian")
-
 
 # ----------------------------------------------------------------------------------------------------------------
 # Linformer's approximation error
@@ -64,8 +59,6 @@ def linformer_error_curve(
 
     Shapes: q, k, v `[B, H, N, D]` -> one float per K.
     """
-    from a3lab.attention import full_attention
-
     exact = full_attention(q, k, v)  # (B, H, N, D)
     N = q.shape[2]
     generator = torch.Generator().manual_seed(seed)
@@ -100,44 +93,10 @@ def capture_qkv(model: SequenceClassifier, tokens: torch.Tensor, layer: int = 0)
         model.train(was_training)
     x = captured["x"]  # (B, N, C): the attention layer's input, after its LayerNorm
     B, N, C = x.shape
-    H = model.config.heads
+    H = model.config.attention.heads
     qkv = attn.qkv(x).view(B, N, 3, H, C // H)  # (B, N, 3, H, D), the layer's own projection
     q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, H, N, D)
     return q.contiguous(), k.contiguous(), v.contiguous()
-
-
-@dataclass
-class LinformerErrorConfig:
-    """Linformer's error against full attention, as a function of K."""
-
-    ks: tuple[int, ...] = (8, 16, 32, 64, 128, 256, 392, 784)
-    """projected lengths K to measure (each <= seq_len)"""
-    seq_len: int = 784
-    """tokens per sequence for the random inputs (784 = the pixel task)"""
-    heads: int = 2
-    """heads of the random inputs"""
-    head_dim: int = 16
-    """head dim of the random inputs"""
-    examples: int = 16
-    """sequences (random, and real test images for the trained model)"""
-    projection: Projection = "pool"
-    """pool (mean pooling, kernel = stride = N / K) or gaussian (random, averaged over 3 draws)"""
-    seed: int = 0
-    """random seed"""
-
-    def __post_init__(self) -> None:
-        self.ks = tuple(int(k) for k in self.ks)
-        if not self.ks:
-            raise UserError("`k` needs at least one value")
-        for name in ("seq_len", "heads", "head_dim", "examples"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise UserError(f"`{name}` must be an integer >= 1, got {value!r}")
-        bad = [k for k in self.ks if not 1 <= k <= self.seq_len]
-        if bad:
-            raise UserError(f"`k` values must be between 1 and the sequence length {self.seq_len}, got {bad}")
-        if self.projection not in PROJECTIONS:
-            raise UserError(f"`projection` must be one of {', '.join(PROJECTIONS)}, got {self.projection!r}")
 
 
 def linformer_error(

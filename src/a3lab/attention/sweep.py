@@ -18,70 +18,18 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import statistics
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 
 import torch
 
+from a3lab.attention.bench_config import SweepConfig
 from a3lab.attention.flex import flex_available
 from a3lab.attention.functional import full_attention, linformer_attention, sliding_window_attention
-from a3lab.errors import UserError
+from a3lab.timing import cuda_call, log_log_slope, spread, time_calls
 
-SWEEP_METHODS = ("full", "sliding-blocked", "sliding-matmul", "sliding-flex", "linformer", "flash-window")
-"""full SDPA, our band (blocked, matmul), compiled FlexAttention, Linformer, flash-attn's window_size."""
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
-PASSES = ("forward", "forward+backward")
-
-
-@dataclass
-class SweepConfig:
-    """One device benchmark; errors name the fields."""
-
-    sizes: tuple[int, ...] = (4096, 8192, 16384, 32768, 65536, 131072)
-    """sequence lengths N"""
-    windows: tuple[int, ...] = (128, 256)
-    """one-sided windows W"""
-    dtypes: tuple[str, ...] = ("bfloat16", "float32")
-    """bfloat16 first: a run cut short by its budget keeps the comparisons with FlexAttention and flash-attn"""
-    passes: tuple[str, ...] = PASSES
-    methods: tuple[str, ...] = SWEEP_METHODS
-    batch: int = 1
-    heads: int = 12
-    head_dim: int = 64
-    linformer_k: int = 256
-    warmup: int = 2
-    """untimed calls per cell before the rounds (compilation, autotuning, caches)"""
-    rounds: int = 5
-    """interleaved timed rounds per group"""
-    full_limit_s: float = 10.0
-    """full attention stops at the first N with a call over this many seconds (or out of memory)"""
-    exact_max_n: int = 4096
-    """exactness against a dense reference at N up to this"""
-    device: str = "cuda"
-    seed: int = 0
-    extra: dict = field(default_factory=dict)
-    """free-form notes recorded with the results (e.g. the command line)"""
-
-    def __post_init__(self) -> None:
-        self.sizes, self.windows = tuple(sorted(set(self.sizes))), tuple(sorted(set(self.windows)))
-        for name, allowed in (("dtypes", DTYPES), ("passes", PASSES), ("methods", SWEEP_METHODS)):
-            values = tuple(getattr(self, name))
-            setattr(self, name, values)
-            unknown = [v for v in values if v not in allowed]
-            if not values or unknown:
-                raise UserError(f"`{name}` must be a non-empty list from {', '.join(allowed)}, got {values}")
-        for name in ("batch", "heads", "head_dim", "linformer_k", "rounds", "exact_max_n"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise UserError(f"`{name}` must be an integer >= 1, got {value!r}")
-        if not self.sizes or min(self.sizes) < 1 or not self.windows or min(self.windows) < 1:
-            raise UserError(f"`sizes` and `windows` must be positive integers, got {self.sizes}, {self.windows}")
-        if not isinstance(self.warmup, int) or self.warmup < 0:
-            raise UserError(f"`warmup` must be an integer >= 0, got {self.warmup!r}")
-        if not self.full_limit_s > 0:
-            raise UserError(f"`full_limit_s` must be > 0, got {self.full_limit_s}")
 
 
 def device_name(device: torch.device) -> str:
@@ -171,25 +119,11 @@ def reference(method: str, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, wi
 
 
 def _timed(call: Callable[[], object], device: torch.device) -> tuple[float, float | None]:
-    """(seconds, peak MB above the allocation before the call or None on CPU) of one call."""
-    if device.type != "cuda":
-        start = time.perf_counter()
-        call()
-        return time.perf_counter() - start, None
-    torch.cuda.synchronize(device)
-    before = torch.cuda.memory_allocated(device)
-    torch.cuda.reset_peak_memory_stats(device)
-    begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    begin.record()
-    call()
-    end.record()
-    torch.cuda.synchronize(device)
-    return begin.elapsed_time(end) / 1e3, (torch.cuda.max_memory_allocated(device) - before) / 2**20
-
-
-def spread(values: list[float]) -> dict:
-    """{"median", "min", "max", "n"} of some measurements."""
-    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+    """(seconds, peak MB above the allocation before the call, or None on CPU) of one call."""
+    if device.type == "cuda":
+        return cuda_call(call, device)
+    first_ms, _ = time_calls(call, 0, "cpu", "wall")  # one call, no warm-up: the rounds warm up first
+    return first_ms / 1e3, None
 
 
 def _make_call(fn: Callable, qkv: list[torch.Tensor], backward: bool) -> Callable[[], object]:
@@ -387,8 +321,6 @@ def summarise(result: dict) -> dict:
 def slopes(rows: list[dict], lo: int = SLOPE_FROM) -> list[dict]:
     """Log-log slope of median time against N per (device, window, dtype, pass, method), over N >= lo (all
     timed N when fewer than two are that long): launch overheads flatten the short end on a GPU."""
-    from a3lab.attention.bench import fit_slope
-
     groups: dict[tuple, list[tuple[int, float]]] = {}
     for r in rows:
         if r["seconds"]:
@@ -396,7 +328,8 @@ def slopes(rows: list[dict], lo: int = SLOPE_FROM) -> list[dict]:
             groups.setdefault(key, []).append((r["n"], r["seconds"]["median"]))
     result = []
     for (device, window, dtype, pass_, method), points in groups.items():
-        slope = fit_slope(points, lo=lo, hi=2**40)
+        slope = log_log_slope(points, low=lo)
+        slope = log_log_slope(points) if slope is None else slope
         if slope is not None:
             result.append({"device": device, "window": window, "dtype": dtype, "pass": pass_, "method": method,
                            "slope": round(slope, 3), "sizes": sorted(n for n, _ in points)})  # fmt: skip
@@ -406,16 +339,16 @@ def slopes(rows: list[dict], lo: int = SLOPE_FROM) -> list[dict]:
 def _ms(cell: dict | None) -> str:
     if not cell:
         return f"{'-':>22}"
-    return f"{1e3 * cell['median']:9.2f} [{1e3 * cell['min']:.2f}-{1e3 * cell['max']:.2f}]".rjust(22)
+    return f"{1e3 * cell['median']:9.2f} [{1e3 * cell['low']:.2f}-{1e3 * cell['high']:.2f}]".rjust(22)
 
 
 def format_sweep(result: dict) -> str:
-    """The sweep as text: one line per cell (median [min-max] ms, peak MB, speed-ups), then the errors."""
+    """The sweep as text: one line per cell (median [low-high] ms, peak MB, speed-ups), then the errors."""
     cfg = result["config"]
     lines = [
         f"device {result['device']}, torch {result['torch']}, B={cfg['batch']} H={cfg['heads']} D={cfg['head_dim']} "
         f"K={cfg['linformer_k']}, {cfg['rounds']} interleaved rounds, timer: {result['timer']}",
-        f"{'W':>4} {'dtype':<9} {'pass':<17} {'N':>7}  {'method':<16} {'ms: median [min-max]':>22} {'peak MB':>9}"
+        f"{'W':>4} {'dtype':<9} {'pass':<17} {'N':>7}  {'method':<16} {'ms: median [low-high]':>22} {'peak MB':>9}"
         f" {'x full':>7} {'x flex':>7}  note",
     ]
     for r in result["rows"]:

@@ -33,42 +33,24 @@ Every experiment returns plain dicts (JSON-serialisable); `report_experiment` ru
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from a3lab.attention.modules import EncoderBlock
+from a3lab.attention.task_config import TASK_DATASET, ModelConfig, TrainConfig
+from a3lab.config import from_dict, to_dict
 from a3lab.errors import TrainingDiverged, UserError
-from a3lab.utils import (
-    atomic_torch_save,
-    load_checkpoint,
-    progress,
-    resolve_device,
-    seed_everything,
-)
+from a3lab.schedule import warmup_cosine_factor
+from a3lab.utils import atomic_torch_save, load_checkpoint, progress, resolve_device, seed_everything
 
-TaskKind = Literal["full", "sliding", "sliding_global", "sliding_dilated", "linformer"]
-Task = Literal["pixel-mnist", "pixel-fashion-mnist", "long-range"]
-Readout = Literal["cls", "mean"]
-
-KINDS: tuple[str, ...] = ("full", "sliding", "sliding_global", "sliding_dilated", "linformer")
-PIXEL_KINDS: tuple[str, ...] = ("full", "sliding", "sliding_global", "linformer")
-TASKS: tuple[str, ...] = ("pixel-mnist", "pixel-fashion-mnist", "long-range")
-READOUTS: tuple[str, ...] = ("cls", "mean")
-TASK_DATASET = {"pixel-mnist": "mnist", "pixel-fashion-mnist": "fashion-mnist"}
-IMAGE_SHAPE = (28, 28)
-PIXEL_LEVELS = 256
-
-
-def cli_kind(kind: str) -> str:
-    """`sliding-global` (CLI spelling) -> `sliding_global` (the name in configs and results)."""
-    return kind.replace("-", "_")
+WARMUP_FRACTION = 0.1
+"""share of the steps over which the learning rate warms up linearly"""
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -144,84 +126,6 @@ def receptive_field(kind: str, depth: int, window: int, dilation: int = 1) -> in
 # model
 
 
-@dataclass
-class ModelConfig:
-    """The small sequence classifier: embedding, `depth` encoder blocks of one attention kind, linear head."""
-
-    kind: TaskKind = "full"
-    """full, sliding, sliding_global (a CLS token that is global, read out), sliding_dilated or linformer"""
-    seq_len: int = 784
-    """input tokens per sequence (without the CLS token)"""
-    vocab_size: int = PIXEL_LEVELS
-    """token vocabulary (256 grey levels for the pixel task)"""
-    num_classes: int = 10
-    """output classes"""
-    dim: int = 32
-    """model width C"""
-    depth: int = 1
-    """encoder blocks"""
-    heads: int = 2
-    """attention heads (dim must be divisible by heads)"""
-    window: int = 28
-    """sliding kinds: one-sided window W"""
-    dilation: int = 1
-    """sliding_dilated: layer l uses dilation ** l"""
-    k: int = 64
-    """linformer: projected length K (<= seq_len)"""
-    mlp_ratio: float = 2.0
-    """MLP hidden width / dim"""
-    image_shape: tuple[int, int] | None = None
-    """(rows, cols) for a factorised row + column position embedding; None = one embedding per position"""
-    readout: Readout | None = None
-    """cls (a CLS token prepended at position 0 is read out; global for sliding_global) or mean (the mean of
-    the token states); None = cls for sliding_global, mean otherwise"""
-    position_std: float = 0.02
-    """initial scale of the position embedding (large enough and the first steps already see where a pixel is)"""
-
-    def __post_init__(self) -> None:
-        if not self.position_std >= 0:
-            raise UserError(f"`position_std` must be >= 0, got {self.position_std}")
-        if self.readout is None:
-            self.readout = "cls" if self.kind == "sliding_global" else "mean"
-        if self.readout not in READOUTS:
-            raise UserError(f"`readout` must be one of {', '.join(READOUTS)}, got {self.readout!r}")
-        if self.kind == "sliding_global" and self.readout != "cls":
-            raise UserError("`kind` sliding-global reads out its global CLS token: use `readout` cls")
-        if self.kind not in KINDS:
-            raise UserError(f"`kind` must be one of {', '.join(k.replace('_', '-') for k in KINDS)}, got {self.kind!r}")
-        for name in ("seq_len", "vocab_size", "num_classes", "dim", "depth", "heads", "window", "dilation", "k"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise UserError(f"`{name}` must be an integer >= 1, got {value!r}")
-        if self.num_classes < 2:
-            raise UserError(f"`num_classes` must be >= 2, got {self.num_classes}")
-        if self.dim % self.heads:
-            raise UserError(f"`dim` ({self.dim}) must be divisible by `heads` ({self.heads})")
-        if self.kind == "linformer" and self.k > self.tokens:
-            raise UserError(f"`k` must be <= the sequence length {self.tokens}, got {self.k}")
-        if self.kind == "sliding_dilated" and (self.dilation < 2 or self.depth < 2):
-            raise UserError(
-                "`kind` sliding-dilated needs `dilation` >= 2 and `depth` >= 2 (layer 0 is undilated), "
-                f"got {self.dilation} and {self.depth}"
-            )
-        if not self.mlp_ratio > 0:
-            raise UserError(f"`mlp_ratio` must be > 0, got {self.mlp_ratio}")
-        if self.image_shape is not None:
-            self.image_shape = tuple(self.image_shape)
-            if len(self.image_shape) != 2 or self.image_shape[0] * self.image_shape[1] != self.seq_len:
-                raise UserError(f"image_shape {self.image_shape} does not hold `seq_len` {self.seq_len} tokens")
-
-    @property
-    def uses_cls(self) -> bool:
-        """Whether a CLS token is prepended (and read out)."""
-        return self.readout == "cls"
-
-    @property
-    def tokens(self) -> int:
-        """Tokens the encoder sees: seq_len, plus the CLS token."""
-        return self.seq_len + int(self.uses_cls)
-
-
 class SequenceClassifier(nn.Module):
     """Token embedding + position embedding, pre-norm encoder blocks, final LayerNorm, linear head.
 
@@ -235,31 +139,27 @@ class SequenceClassifier(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = c = config
-        self.embed = nn.Embedding(c.vocab_size, c.dim)
+        dim = c.attention.dim
+        self.embed = nn.Embedding(c.vocab_size, dim)
         if c.image_shape is not None:
             rows, cols = c.image_shape
-            self.row_pos = nn.Parameter(torch.randn(rows, 1, c.dim) * c.position_std)
-            self.col_pos = nn.Parameter(torch.randn(1, cols, c.dim) * c.position_std)
+            self.row_pos = nn.Parameter(torch.randn(rows, 1, dim) * c.position_std)
+            self.col_pos = nn.Parameter(torch.randn(1, cols, dim) * c.position_std)
         else:
-            self.pos = nn.Parameter(torch.randn(c.seq_len, c.dim) * c.position_std)
-        self.cls = nn.Parameter(torch.randn(1, 1, c.dim) * 0.02) if c.uses_cls else None
-        base = "sliding" if c.kind.startswith("sliding") else c.kind
-        blocks = []
-        for d in layer_dilations(c.kind, c.depth, c.dilation):
-            options: dict = {"kind": base}
-            if base == "sliding":
-                options.update(window=c.window, dilation=d, global_tokens=int(c.kind == "sliding_global"))
-            elif base == "linformer":
-                options.update(seq_len=c.tokens, k=c.k)
-            blocks.append(EncoderBlock(c.dim, c.heads, c.mlp_ratio, 0.0, **options))
+            self.pos = nn.Parameter(torch.randn(c.seq_len, dim) * c.position_std)
+        self.cls = nn.Parameter(torch.randn(1, 1, dim) * 0.02) if c.uses_cls else None
+        blocks = [
+            EncoderBlock(dataclasses.replace(c.attention, dilation=d), c.mlp_ratio)
+            for d in layer_dilations(c.kind, c.depth, c.attention.dilation)
+        ]
         self.blocks = nn.ModuleList(blocks)
-        self.norm = nn.LayerNorm(c.dim)
-        self.head = nn.Linear(c.dim, c.num_classes)
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, c.num_classes)
 
     def position(self) -> torch.Tensor:
         """The position embedding of every token. Shapes: -> `[N, C]`."""
         if self.config.image_shape is not None:
-            return (self.row_pos + self.col_pos).reshape(-1, self.config.dim)  # (rows * cols, C)
+            return (self.row_pos + self.col_pos).reshape(-1, self.config.attention.dim)  # (rows * cols, C)
         return self.pos
 
     def features(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -281,107 +181,6 @@ class SequenceClassifier(nn.Module):
 
 # ----------------------------------------------------------------------------------------------------------------
 # training
-
-
-@dataclass
-class TrainConfig:
-    """One training run: a task, an attention kind and a budget (steps x batch)."""
-
-    task: Task = "pixel-mnist"
-    """pixel-mnist, pixel-fashion-mnist or long-range"""
-    kind: TaskKind = "full"
-    """attention kind (see `ModelConfig.kind`)"""
-    steps: int = 200
-    """optimisation steps (equal for every kind: "equal steps")"""
-    batch_size: int = 32
-    """sequences per step"""
-    lr: float = 3e-3
-    """peak AdamW learning rate (linear warm-up over the first 10% of steps, then cosine to 0)"""
-    weight_decay: float = 0.01
-    """AdamW weight decay"""
-    train_examples: int | None = None
-    """pixel tasks: train on a seeded random subset of this many images (None = all 60,000)"""
-    test_examples: int = 1000
-    """test sequences to score (a seeded random subset of the test split; fresh sequences for long-range)"""
-    eval_batch_size: int = 100
-    """sequences per evaluation batch"""
-    dim: int = 32
-    """model width"""
-    depth: int = 1
-    """encoder blocks"""
-    heads: int = 2
-    """attention heads"""
-    window: int = 28
-    """sliding kinds: one-sided window"""
-    dilation: int = 2
-    """sliding_dilated: layer l uses dilation ** l"""
-    k: int = 64
-    """linformer: projected length K"""
-    length: int = 2048
-    """long-range: sequence length"""
-    num_signals: int = 2
-    """long-range: symbols the first and last token are drawn from (2: the label is XNOR of two far bits)"""
-    num_noise: int = 16
-    """long-range: symbols of the noise tokens between them"""
-    span: int = 1
-    """long-range: the first and the last `span` tokens carry the two symbols"""
-    position_std: float = 0.02
-    """initial scale of the position embedding"""
-    readout: Readout | None = None
-    """cls or mean; None = the task's default: cls for long-range (every kind reads a CLS token at position 0,
-    so the plain window's readout sees only layers * window tokens), the kind's default for pixel tasks"""
-    seed: int = 0
-    """random seed (model init, data order, subsets)"""
-    device: str = "cpu"
-    """where to train: auto, cpu or cuda"""
-
-    def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise UserError(f"`task` must be one of {', '.join(TASKS)}, got {self.task!r}")
-        for name in ("steps", "batch_size", "test_examples", "eval_batch_size", "num_signals", "num_noise"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise UserError(f"`{name}` must be an integer >= 1, got {value!r}")
-        if self.train_examples is not None and self.train_examples < 1:
-            raise UserError(f"`train_examples` must be >= 1, got {self.train_examples}")
-        if not self.lr > 0:
-            raise UserError(f"`lr` must be > 0, got {self.lr}")
-        if self.weight_decay < 0:
-            raise UserError(f"`weight_decay` must be >= 0, got {self.weight_decay}")
-        if self.num_signals < 2:
-            raise UserError(f"`num_signals` must be >= 2, got {self.num_signals}")
-        if self.seed < 0:
-            raise UserError(f"`seed` must be >= 0, got {self.seed}")
-        if self.task == "long-range" and not 1 <= self.span <= self.length // 2:
-            raise UserError(f"`span` must be between 1 and `length` / 2, got {self.span} for length {self.length}")
-        self.model_config()  # validates kind, width, window, k against the sequence length
-
-    def model_config(self) -> ModelConfig:
-        """The classifier this run trains."""
-        pixel = self.task != "long-range"
-        return ModelConfig(
-            kind=self.kind,
-            seq_len=IMAGE_SHAPE[0] * IMAGE_SHAPE[1] if pixel else self.length,
-            vocab_size=PIXEL_LEVELS if pixel else self.num_noise + self.num_signals,
-            num_classes=10 if pixel else 2,
-            dim=self.dim,
-            depth=self.depth,
-            heads=self.heads,
-            window=self.window,
-            dilation=self.dilation,
-            k=self.k,
-            image_shape=IMAGE_SHAPE if pixel else None,
-            readout=self.readout if self.readout is not None or pixel else "cls",
-            position_std=self.position_std,
-        )
-
-
-def _warmup_cosine(step: int, total: int) -> float:
-    """Learning-rate factor: linear warm-up over 10% of the steps, then cosine decay to 0."""
-    warm = max(1, total // 10)
-    if step < warm:
-        return (step + 1) / warm
-    return 0.5 * (1.0 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
 
 
 class _TaskData:
@@ -465,10 +264,12 @@ def train_model(
     device = resolve_device(config.device)
     seed_everything(config.seed)
     data = _TaskData(config, device, root)
-    mc = config.model_config()
+    mc = config.model
     model = SequenceClassifier(mc).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _warmup_cosine(s, config.steps))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: warmup_cosine_factor(s, config.steps, WARMUP_FRACTION)
+    )
     history: list[dict] = []
     every = max(1, config.steps // 10)
     train_seconds = 0.0
@@ -506,10 +307,10 @@ def train_model(
         "train_seconds": train_seconds,
         "eval_seconds": eval_seconds,
         "parameters": sum(p.numel() for p in model.parameters()),
-        "receptive_field": receptive_field(mc.kind, mc.depth, mc.window, mc.dilation),
+        "receptive_field": receptive_field(mc.kind, mc.depth, mc.attention.window, mc.attention.dilation),
         "final_loss": loss_value,
         "history": history,
-        "config": asdict(config),
+        "config": to_dict(config),
     }
     return model, result
 
@@ -522,7 +323,7 @@ def train_task(config: TrainConfig, *, root: str | Path | None = None, progress_
 def save_model(model: SequenceClassifier, path: str | Path, config: TrainConfig) -> Path:
     """Save a trained classifier with its model and training configs (atomic; loadable with weights_only)."""
 
-    state = {"model_config": asdict(model.config), "train_config": asdict(config), "state_dict": model.state_dict()}
+    state = {"model_config": to_dict(model.config), "train_config": to_dict(config), "state_dict": model.state_dict()}
     return atomic_torch_save(state, path)
 
 
@@ -537,12 +338,12 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Se
     state = load_checkpoint(path, map_location=device)
     if not isinstance(state, dict) or not {"model_config", "train_config", "state_dict"} <= state.keys():
         raise CheckpointError(f"{path}: not an attention-task checkpoint (saved by a3lab attention train --out)")
-    model = SequenceClassifier(ModelConfig(**state["model_config"]))
+    model = SequenceClassifier(from_dict(ModelConfig, state["model_config"]))
     try:
         model.load_state_dict(state["state_dict"])
     except RuntimeError as e:
         raise CheckpointError(f"{path}: weights do not match the saved config: {str(e).splitlines()[0]}") from None
-    return model.to(device), TrainConfig(**state["train_config"])
+    return model.to(device), from_dict(TrainConfig, state["train_config"])
 
 
 def sample_tokens(config: TrainConfig, count: int, root: str | Path | None = None) -> torch.Tensor:
