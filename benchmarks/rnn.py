@@ -11,7 +11,7 @@ import time
 
 import torch
 
-from a3lab.rnn import alternating_sum, recurrence
+from a3lab.rnn.closed_form import alternating_sum, recurrence
 
 
 def best_time(fn, repeats: int) -> float:

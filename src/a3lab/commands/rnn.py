@@ -12,18 +12,6 @@ from a3lab.commands.flags import add_flags, overrides
 from a3lab.errors import UserError
 from a3lab.rnn.config import AlternatingRNNConfig, LearnConfig
 
-DERIVATION = """\
-The network: h_t = x_t - h_(t-1), y_t = sigmoid(500 * h_t).
-Unroll it:   h_1 = x_1 - h_0
-             h_2 = x_2 - h_1 = x_2 - x_1 + h_0
-             h_3 = x_3 - h_2 = x_3 - x_2 + x_1 - h_0
-             h_4 = x_4 - h_3 = x_4 - x_3 + x_2 - x_1 + h_0
-For even T:  h_T = x_T - x_(T-1) + ... + x_2 - x_1 + h_0  (even positions +, odd positions -).
-For odd T:   h_T = x_T - x_(T-1) + ... - x_2 + x_1 - h_0  (the signs flip, h_0 enters with -).
-Consecutive inputs a, a+1, ..., a+T-1 (T even): each pair x_2k - x_(2k-1) = 1, so h_T = T/2 + h_0.
-The gain 500 makes sigmoid a near step: y_T is about 1 when h_T > 0, about 0 when h_T < 0, 0.5 at 0.
-"""
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("rnn", help="Problem 2: the hand-wired RNN h_t = x_t - h_(t-1)")
@@ -67,76 +55,21 @@ def parse_values(tokens: list[str], values: str | None) -> list[float]:
     return out
 
 
-def _fmt(v: float) -> str:
-    return str(int(v)) if float(v).is_integer() else f"{v:g}"
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     import torch
 
     from a3lab.rnn import AlternatingRNN, alternating_sum
+    from a3lab.rnn.explain import explanation
 
     xs = parse_values(args.x, args.values)
     h0 = parse_values([args.h0], None)[0]
     x = torch.tensor([xs], dtype=torch.float64)  # [1, T]
     cell = AlternatingRNNConfig(**overrides(args, AlternatingRNNConfig))
-    model = AlternatingRNN(cell).double()
     with torch.no_grad():
-        h, y = model(x, h0)
-    if args.explain:
-        print(DERIVATION)
-    print(f"{'t':>4} {'x_t':>12} {'h_t':>14} {'y_t':>10}")
-    print(f"{0:>4} {'':>12} {_fmt(h0):>14} {'':>10}")
-    for t in range(len(xs)):
-        print(f"{t + 1:>4} {_fmt(xs[t]):>12} {_fmt(h[0, t].item()):>14} {y[0, t].item():>10.4f}")
+        h, y = AlternatingRNN(cell).double()(x, h0)  # [1, T] each
     closed = alternating_sum(x[0], h0).item()
-    print()
-    _print_closed_form(xs, h0, closed, h[0, -1].item())
-    _print_verdict(xs, h0, closed, cell.gain, y[0, -1].item())
+    print(explanation(xs, h0, h[0].tolist(), y[0].tolist(), closed, cell.gain, derivation=args.explain))
     return 0
-
-
-def _signed(sign: str, v: float) -> str:
-    return f"{sign} {_fmt(v)}" if v >= 0 else f"{sign} ({_fmt(v)})"
-
-
-def _print_closed_form(xs: list[float], h0: float, closed: float, recur: float) -> None:
-    """h_T written out as the alternating sum, symbols then numbers, beside the recurrence's value."""
-    T = len(xs)
-    terms, numbers = [], []
-    for t in range(T, 0, -1):  # x_T first, signs alternate backwards
-        sign = "+" if (T - t) % 2 == 0 else "-"
-        terms.append(f"{sign} x_{t}")
-        numbers.append(_signed(sign, xs[t - 1]))
-    h0_sign = "+" if T % 2 == 0 else "-"
-    terms.append(f"{h0_sign} h_0")
-    numbers.append(_signed(h0_sign, h0))
-    print(f"closed form: h_{T} = {' '.join(terms).lstrip('+ ')}")
-    print(f"           = {' '.join(numbers).lstrip('+ ')} = {_fmt(closed)}")
-    print(f"recurrence:  h_{T} = {_fmt(recur)}  ({'agrees' if recur == closed else 'DIFFERS'} with the closed form)")
-
-
-def _print_verdict(xs: list[float], h0: float, closed: float, gain: float, y_T: float) -> None:
-    """Which side outweighs the other, and so where y_T lands."""
-    T = len(xs)
-    even = T % 2 == 0
-    plus = [xs[t - 1] for t in range(T, 0, -2)]  # positions entering with +
-    minus = [xs[t - 1] for t in range(T - 1, 0, -2)]
-    lhs = sum(plus) + (h0 if even else 0)
-    rhs = sum(minus) + (0 if even else h0)
-    if lhs > rhs:
-        relation, verdict = ">", "about 1"
-    elif lhs < rhs:
-        relation, verdict = "<", "about 0"
-    else:
-        relation, verdict = "=", "0.5 (a tie)"
-    parity, other = ("even", "odd") if even else ("odd", "even")
-    h0_side, other_side = (" + h_0", "") if even else ("", " + h_0")
-    print(
-        f"verdict:     {parity}-position inputs{h0_side} = {_fmt(lhs)} {relation} "
-        f"{other}-position inputs{other_side} = {_fmt(rhs)}, so y_{T} = sigmoid({_fmt(gain)} * "
-        f"{_fmt(closed)}) = {y_T:.4f}: {verdict}"
-    )
 
 
 def cmd_learn(args: argparse.Namespace) -> int:

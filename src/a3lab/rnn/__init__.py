@@ -12,7 +12,8 @@ In general h_T = sum_t (-1)^(T-t) x_t + (-1)^T h_0.
 
 The modules, in dependency order: `closed_form` (the recurrence and its closed form), `config` (the cell's and
 the learning run's configs, without torch), `model` (the one-unit `AlternatingRNN`), `learning` (fitting its
-weights from random ones), `experiment` (the report's measurements) and `section` (the report's section).
+weights from random ones), `experiment` (the report's measurements), `section` (the report's section) and
+`explain` (a run on one sequence in words, for `a3lab rnn run`).
 Every public name is importable from `a3lab.rnn`; each is imported on first use, so the CLI can read
 `a3lab.rnn.config` and the report `a3lab.rnn.section` without loading torch.
 """
