@@ -7,28 +7,39 @@ import os
 from pathlib import Path
 
 from a3lab.commands import add_common, thread_count, word_list
+from a3lab.commands.flags import add_threads, apply_threads
 from a3lab.errors import UserError
 
 
+def section_names(text: str) -> list[str]:
+    """argparse type for `--only`: a comma-separated list of the report's section names."""
+    from a3lab import report  # its section list imports no torch
+
+    names = word_list(text)
+    unknown = sorted(set(names) - {s.name for s in report.SECTIONS})
+    if unknown:
+        known = ", ".join(s.name for s in report.SECTIONS)
+        raise argparse.ArgumentTypeError(f"unknown section(s) {', '.join(unknown)}; known: {known}")
+    return names
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    from a3lab.report import DEFAULT_THREADS, PRESETS, SECTION_NAMES
+
     p = sub.add_parser("report", help="run the experiments and write the report (HTML, Markdown, JSON)")
-    p.add_argument("--preset", choices=["quick", "full"], default="quick", help="experiment budget (default: quick)")
+    p.add_argument("--preset", choices=PRESETS, default=PRESETS[0], help=f"experiment budget (default: {PRESETS[0]})")
     p.add_argument("--out", default="report", help="output folder (default: report)")
     p.add_argument(
         "--only",
-        type=word_list,
+        type=section_names,
         default=None,
+        metavar="{" + ",".join(SECTION_NAMES) + "}",
         help="comma-separated sections to run; the others are reused from --out if stored (--out is a cache: "
         "reusing it is intended)",
     )
     p.add_argument("--force", action="store_true", help="re-run sections even when their inputs are unchanged")
     p.add_argument("--list", action="store_true", help="list the sections and claims, then exit")
-    p.add_argument(
-        "--threads",
-        type=thread_count,
-        default=None,
-        help="intra-op threads for training (default: 1, robust on a busy machine); timings always use one",
-    )
+    add_threads(p, default=DEFAULT_THREADS)
     p.add_argument(
         "--jobs",
         type=thread_count,
@@ -65,18 +76,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     from a3lab.report.claims import stopped_early
     from a3lab.utils import resolve_device, seed_everything
 
-    unknown = sorted(set(args.only or ()) - {s.name for s in SECTIONS})
-    if unknown:
-        known = ", ".join(s.name for s in SECTIONS)
-        raise UserError(f"`only`: unknown section(s) {', '.join(unknown)}; known: {known}")
     if args.list:
         for s in SECTIONS:
-            print(f"section {s.name:<16} {s.title}  ({s.entry})")
+            print(f"section {s.name:<16} {s.title}  ({s.run.__module__}.{s.run.__name__})")
         for c in CLAIMS:
             print(f"claim {c.number}: {c.claim}  [sections: {', '.join(c.sections)}]")
         return 0
     only = tuple(args.only) if args.only else None
     device = str(resolve_device(args.device))
+    apply_threads(args)
     from a3lab.utils import open_run_folder
 
     with open_run_folder(args.out, reuse=True, remove_on_failure=False):

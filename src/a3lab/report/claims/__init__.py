@@ -12,6 +12,8 @@ lies on one side of the threshold.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from a3lab.report.claims import attention, gan, images, rnn
 from a3lab.report.claims.verdicts import (
     VERDICTS,
@@ -27,10 +29,12 @@ from a3lab.report.claims.verdicts import (
 
 __all__ = [
     "CLAIMS",
+    "PROBLEMS",
     "VERDICTS",
     "Claim",
     "Judgement",
     "Outcome",
+    "Problem",
     "Verdict",
     "VerdictName",
     "combine",
@@ -38,7 +42,23 @@ __all__ = [
     "stopped_early",
 ]
 
-CLAIMS: tuple[Claim, ...] = tuple(
-    sorted((*images.CLAIMS, *rnn.CLAIMS, *attention.CLAIMS, *gan.CLAIMS), key=lambda c: c.number)
+
+@dataclass(frozen=True)
+class Problem:
+    """A problem of the write-up: its claims, and the package whose sections measure them."""
+
+    title: str
+    package: str
+    claims: tuple[Claim, ...]
+
+
+PROBLEMS: tuple[Problem, ...] = (
+    Problem("Problem 1: CNN vs RNN", "a3lab.classifiers", images.CLAIMS),
+    Problem("Problem 2: a hand-wired RNN", "a3lab.rnn", rnn.CLAIMS),
+    Problem("Problem 3: linear-time self-attention", "a3lab.attention", attention.CLAIMS),
+    Problem("Problem 4: GAN vs conditional GAN", "a3lab.gan", gan.CLAIMS),
 )
+"""The write-up's problems in its order; the page shows each one's claims, then its package's sections."""
+
+CLAIMS: tuple[Claim, ...] = tuple(sorted((c for p in PROBLEMS for c in p.claims), key=lambda c: c.number))
 """Every claim of the write-up, by number."""

@@ -7,8 +7,8 @@
 2. a failed precondition gives "inconclusive", with the reason;
 3. otherwise the rule gives the verdict.
 
-Anything a rule raises is a bug in the rule (or a result that does not match its section's type, which the
-report refuses before it judges), so it propagates instead of showing as "not measured".
+"Not measured" is decided by those explicit checks only: anything a rule raises is a bug (in the rule, or in a
+result that does not match its section's type), so it propagates instead of hiding behind a verdict.
 """
 
 from __future__ import annotations
