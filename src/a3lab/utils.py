@@ -18,6 +18,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from a3lab.config import MAX_SEED
 from a3lab.errors import CheckpointError, OutputError, UserError, WriteError
 
 DeviceName = Literal["auto", "cpu", "cuda"]
@@ -25,7 +26,7 @@ DeviceName = Literal["auto", "cpu", "cuda"]
 
 def seed_everything(seed: int, rank: int = 0) -> None:
     """Seed Python, NumPy and torch (all devices); each distributed rank gets `seed + rank`."""
-    if not 0 <= seed < 2**63:
+    if not 0 <= seed <= MAX_SEED:
         raise UserError(f"`seed` must be in 0 .. 2**63 - 1, got {seed}")
     s = seed + rank
     random.seed(s)
