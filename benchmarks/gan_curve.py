@@ -23,7 +23,8 @@ from pathlib import Path
 
 from a3lab.data import DATASETS
 from a3lab.gan import GANConfig, train
-from a3lab.gan.evaluate import EvalConfig, evaluate_run, load_classifier
+from a3lab.gan.config import EvalConfig
+from a3lab.gan.evaluate import evaluate_run, load_classifier
 from a3lab.utils import keep_freed_memory, save_figure, write_json
 
 

@@ -33,8 +33,8 @@ from a3lab.gan import (
 )
 from a3lab.gan import models as gan_models
 from a3lab.gan.config import BEST_BY_DATASET, BEST_FIELDS
+from a3lab.gan.history import STAT_NAMES
 from a3lab.gan.plots import tile
-from a3lab.gan.train import STAT_NAMES
 
 
 def without_timing(history: dict) -> dict:
@@ -114,7 +114,7 @@ def test_config_round_trips_through_json():
     config = GANConfig(arch="mlp", conditional=False, loss="hinge", betas=(0.0, 0.9), train_examples=500)
     again = GANConfig.from_dict(json.loads(json.dumps(config.to_dict())))
     assert again == config
-    with pytest.raises(ValueError, match="unknown GAN config keys: colour"):
+    with pytest.raises(ValueError, match="unknown GANConfig keys: colour"):
         GANConfig.from_dict({**config.to_dict(), "colour": 1})
 
 

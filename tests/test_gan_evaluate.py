@@ -16,8 +16,8 @@ from a3lab import cli
 from a3lab.data import load_images
 from a3lab.gan import evaluate as gan_evaluate
 from a3lab.gan import reproduce as gan_reproduce
-from a3lab.gan.evaluate import EvalConfig
-from a3lab.gan.reproduce import Preset
+from a3lab.gan.config import STANDARD_INCEPTION_N, EvalConfig, Preset
+from a3lab.gan.folder import RUN_NAMES
 from test_gan_metrics import BarClassifier
 
 SMALL = EvalConfig(n=100, real_n=60, batch_size=32, kid_subsets=5, kid_subset_size=30)
@@ -277,7 +277,7 @@ def test_cli_reproduce_overrides_the_preset_and_names_them(run_cli, monkeypatch:
     assert run_cli(["gan", "reproduce", "--preset", "full", "--inception-n", "2000"]) == 0
     p = seen["preset"]
     assert (p.name, p.eval.inception, p.eval.inception_n) == ("full, inception-n 2000", True, 2000)
-    assert gan_reproduce.PRESETS["full"].eval.inception_n == gan_evaluate.STANDARD_INCEPTION_N == 10_000
+    assert gan_reproduce.PRESETS["full"].eval.inception_n == STANDARD_INCEPTION_N == 10_000
     with pytest.raises(SystemExit) as e:  # argparse's error: one line, exit 2
         run_cli(["gan", "reproduce", "--loss", "wasserstein"])
     assert e.value.code == 2 and "--loss" in capsys.readouterr().err
@@ -338,7 +338,7 @@ def test_report_experiment_runs_the_four_runs(report, tiny_data: Path, tmp_path:
     assert set(result) == {"images", "runs", "budget"}
     budget = result["budget"]
     assert budget["done"] == budget["planned"] > 0 and budget["stopped"] is None and budget["unit"] == "steps"
-    assert list(result["runs"]) == list(gan_evaluate.RUN_NAMES)
+    assert list(result["runs"]) == list(RUN_NAMES)
     for name, run in result["runs"].items():
         assert set(run) == {*gan_reproduce.REPORT_RUN_KEYS, "epochs_planned"}
         assert run["epochs"] == run["epochs_planned"] == TINY.epochs
@@ -346,14 +346,14 @@ def test_report_experiment_runs_the_four_runs(report, tiny_data: Path, tmp_path:
         assert math.isclose(sum(run["class_histogram"]), 1.0) and len(run["class_histogram"]) == 10
         assert (run["conditional_accuracy"] is None) == (not run["conditional"])
         assert run["train_seconds"] > 0 and run["fid_floor"] >= 0
-    assert sorted(result["images"]) == sorted(f"{n}-grid.png" for n in gan_evaluate.RUN_NAMES)
+    assert sorted(result["images"]) == sorted(f"{n}-grid.png" for n in RUN_NAMES)
     assert all((out / image).is_file() for image in result["images"])
     json.dumps(result)
     markdown = (out / "comparison.md").read_text()
     assert (
-        all(f"| {n} |" in markdown for n in gan_evaluate.RUN_NAMES) and "![mnist-cgan](mnist-cgan-grid.png)" in markdown
+        all(f"| {n} |" in markdown for n in RUN_NAMES) and "![mnist-cgan](mnist-cgan-grid.png)" in markdown
     )
-    assert set(json.loads((out / "comparison.json").read_text())["runs"]) == set(gan_evaluate.RUN_NAMES)
+    assert set(json.loads((out / "comparison.json").read_text())["runs"]) == set(RUN_NAMES)
     # A second call resumes finished runs instead of refusing their folders.
     again = gan_reproduce.reproduce(
         TINY, out, resume=True, classifier_for=lambda d: BarClassifier(), progress_bar=False, cache_dir=tmp_path

@@ -33,9 +33,9 @@ _HOMES = {
     "load_generator": "sampling",
     "sample": "sampling",
     "to_uint8": "sampling",
-    "Trainer": "train",
-    "refresh_batch_norm": "train",
-    "train": "train",
+    "Trainer": "trainer",
+    "refresh_batch_norm": "sampling",
+    "train": "trainer",
 }
 
 __all__ = sorted(_HOMES)

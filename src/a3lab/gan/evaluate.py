@@ -21,7 +21,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +30,11 @@ from torch import nn
 
 from a3lab.data import NUM_CLASSES, class_names, load_images
 from a3lab.errors import CheckpointError, UserError
-from a3lab.gan import metrics
+from a3lab.gan import folder, metrics
+from a3lab.gan.config import STANDARD_INCEPTION_N, EvalConfig
 from a3lab.utils import atomic_torch_save, cache_dir, load_checkpoint, write_json
 
-RUN_NAMES = ("mnist-gan", "mnist-cgan", "fashion-mnist-gan", "fashion-mnist-cgan")
-EVAL_FILE = "eval.json"
 CACHE_VERSION = 2  # bump when the floor's definition changes: old cache files are then never read
-# The standard Inception FID compares 10,000 generated with the 10,000 test images.
-STANDARD_INCEPTION_N = 10_000
 # Seeds the fixed order of each split whose prefixes the Inception FID uses (and caches).
 INCEPTION_ORDER_SEED = 0
 # Lucic et al. 2018, "Are GANs Created Equal?": the best Inception FID (10k vs 10k) of the non-saturating GAN over
@@ -45,62 +42,9 @@ INCEPTION_ORDER_SEED = 0
 PUBLISHED_INCEPTION_FID = {"mnist": 6.8, "fashion-mnist": 26.5}
 
 
-def run_name(dataset: str, conditional: bool) -> str:
-    """The write-up's name of a run.
-
-    >>> run_name("fashion-mnist", True)
-    'fashion-mnist-cgan'
-    """
-    return f"{dataset}-{'cgan' if conditional else 'gan'}"
-
-
 def default_eval_cache() -> Path:
     """Where real-image features and floors are cached: next to the data cache (`~/.cache/a3lab/gan-eval`)."""
     return cache_dir("gan-eval")
-
-
-@dataclass
-class EvalConfig:
-    """How a run is evaluated (`a3lab gan eval` flags map onto these fields)."""
-
-    n: int = 10_000
-    """generated images (for a conditional GAN in equal shares per class)"""
-    real_n: int | None = None
-    """real test images compared against, and training images in the floor (None: the whole test split)"""
-    batch_size: int = 500
-    """images per forward pass of the generator and of the domain CNN"""
-    k: int = 3
-    """neighbours defining the manifolds of precision and recall (the paper's k = 3)"""
-    kid_subsets: int = 100
-    """random subsets KID is averaged over"""
-    kid_subset_size: int = 1000
-    """images per KID subset (capped at the smaller set)"""
-    inception: bool = False
-    """also compute the standard Inception FID (needs the `inception` extra; slow on CPU)"""
-    inception_n: int = STANDARD_INCEPTION_N
-    """images per side for the Inception FID (generated, test, and training images for its floor; capped at
-    `n` and at the test split); published results use 10,000, fewer bias the FID upward"""
-    seed: int = 0
-    """seeds the generator's noise, the real subsets and the KID subsets"""
-
-    def __post_init__(self) -> None:
-        for name in ("n", "batch_size", "k", "kid_subsets", "inception_n"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise UserError(f"`{name}` must be an integer >= 1, got {value!r}")
-        if self.real_n is not None and self.real_n < 2:
-            raise UserError(f"`real_n` must be >= 2, got {self.real_n}")
-        if self.kid_subset_size < 2:
-            raise UserError(f"`kid_subset_size` must be >= 2, got {self.kid_subset_size}")
-        if self.n <= self.k:
-            raise UserError(f"`n` must be larger than `k` ({self.k}), got {self.n}")
-        for name in ("n", "real_n"):
-            if getattr(self, name) is not None and self.kid_subset_size > getattr(self, name):
-                raise UserError(
-                    f"`kid_subset_size` ({self.kid_subset_size}) must be <= `{name}` ({getattr(self, name)})"
-                )
-        if self.seed < 0:
-            raise UserError(f"`seed` must be >= 0, got {self.seed}")
 
 
 # ----------------------------------------------------------------------------- the judge and the real floor
@@ -396,7 +340,7 @@ def evaluate_run(
         `evaluate_samples`' dict plus run_dir, dataset, arch, loss, conditional, epochs (planned), epochs_trained
         (from summary.json; None without it), seed, sample_seconds, eval_seconds, eval_config.
     """
-    from a3lab.gan import load_generator, sample
+    from a3lab.gan.sampling import load_generator, sample
 
     config = config or EvalConfig()
     run_dir = Path(run_dir)
@@ -426,17 +370,31 @@ def evaluate_run(
         "eval_config": asdict(config),
     }
     if write:
-        write_json(result, run_dir / EVAL_FILE)
+        write_json(result, run_dir / folder.EVAL_FILE)
     return result
 
 
 def _epochs_trained(run_dir: Path) -> float | None:
     """Epochs actually trained (fractional when a time limit or a signal stopped the run), from summary.json."""
     try:
-        summary = json.loads((run_dir / "summary.json").read_text())
+        summary = json.loads((run_dir / folder.SUMMARY).read_text())
         return round(summary["global_step"] / summary["steps_per_epoch"], 2)
     except (OSError, ValueError, KeyError, ZeroDivisionError):
         return None
+
+
+def check_real_n(run_dir: str | os.PathLike, real_n: int, root: str | os.PathLike | None = None) -> None:
+    """Before any work: `real_n` above the run's test split is an error, as every count above its split is
+    (the split's size is read from its IDX header, without loading the images)."""
+    from a3lab.data import check_idx, find_root, raw_files
+
+    dataset = folder.run_dataset(Path(run_dir))
+    if dataset is None:
+        return  # evaluate_run says what is missing
+    base, _ = find_root(dataset, root)
+    images = base / raw_files(dataset, False)["images"]
+    if images.is_file() and real_n > (size := check_idx(images, "images")[0]):
+        raise UserError(f"`real_n` must be <= {size} (the test split), got {real_n}")
 
 
 def percent(x: float | None) -> str:

@@ -2,121 +2,23 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
-from a3lab.data import DATASETS
 from a3lab.errors import UserError
-from a3lab.gan.config import GANConfig
-from a3lab.gan.evaluate import EvalConfig, evaluate_run, load_classifier, percent, run_name
+from a3lab.gan import folder
+from a3lab.gan.config import PRESETS, GANConfig, Preset, get_preset
+from a3lab.gan.evaluate import evaluate_run, load_classifier, percent
+from a3lab.gan.folder import run_name
+from a3lab.section import Budget, budget
 from a3lab.utils import atomic_copy, atomic_write_text, progress, write_json
 
-# ----------------------------------------------------------------------------- the write-up's four runs
-
-
-@dataclass(frozen=True)
-class Preset:
-    """Training and evaluation settings shared by the four runs of `reproduce`."""
-
-    name: str
-    epochs: int
-    batch_size: int
-    train_examples: int | None
-    """first N training images (None: all 60,000)"""
-    eval: EvalConfig
-    arch: str | None = None
-    """mlp or dcgan for every run (None: the data set's best, `a3lab.gan.config.BEST_BY_DATASET`)"""
-    loss: str | None = None
-    """bce or hinge for every run (None: the data set's best)"""
-    max_minutes: float | None = None
-    """wall-clock cap on each run's training (it stops with a checkpoint, possibly mid-epoch)"""
-    gan_options: dict[str, Any] = field(default_factory=dict)
-    """further GANConfig fields"""
-    by_dataset: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """data set -> the GANConfig fields that differ there, e.g. {"fashion-mnist": {"arch": "dcgan"}}"""
-
-    def __post_init__(self) -> None:
-        unknown = sorted(set(self.by_dataset) - set(DATASETS))
-        if unknown:
-            raise ValueError(f"unknown data sets in the preset: {', '.join(unknown)}")
-        for options in (self.gan_options, {"arch": self.arch, "loss": self.loss}, *self.by_dataset.values()):
-            if options.get("arch") not in (None, "mlp", "dcgan"):
-                raise UserError(f"`arch` must be mlp or dcgan, got {options['arch']!r}")
-            if options.get("loss") not in (None, "bce", "hinge"):
-                raise UserError(f"`loss` must be bce or hinge, got {options['loss']!r}")
-        for name in ("epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise UserError(f"`{name}` must be >= 1, got {getattr(self, name)}")
-        if self.max_minutes is not None and not self.max_minutes > 0:
-            raise UserError(f"`max_minutes` must be > 0, got {self.max_minutes}")
-
-    def options_for(self, dataset: str) -> dict[str, Any]:
-        """The GANConfig fields this preset sets for the runs on `dataset`; GANConfig fills the rest with the
-        data set's best configuration."""
-        own = {k: v for k, v in (("arch", self.arch), ("loss", self.loss)) if v is not None}
-        return {**own, **self.gan_options, **self.by_dataset.get(dataset, {})}
-
-    def config_for(self, dataset: str, conditional: bool, seed: int = 0) -> GANConfig:
-        """The GANConfig of this preset's run on `dataset` (fields the preset leaves unset: the data set's best)."""
-        fields = {"epochs": self.epochs, **self.options_for(dataset)}  # by_dataset may set its own epochs
-        return GANConfig(
-            dataset=dataset,
-            conditional=conditional,
-            batch_size=self.batch_size,
-            seed=seed,
-            train_examples=self.train_examples,
-            **fields,
-        )
-
-    def without(self, name: str) -> Preset:
-        """The preset with field `name` no longer set per data set (`--arch` or `--loss` then sets all runs)."""
-        by_dataset = {d: {k: v for k, v in o.items() if k != name} for d, o in self.by_dataset.items()}
-        return replace(self, by_dataset={d: o for d, o in by_dataset.items() if o})
-
-
-PRESETS: dict[str, Preset] = {
-    # The demo: the MLP pair on both data sets, which learns most in a couple of minutes on a CPU.
-    # Its budget is the epochs; the time cap is only a safety stop, far above what the epochs take, so that a
-    # busy machine makes the demo slower, not different. 2,000 generated vs 2,000 test images.
-    "quick": Preset(
-        name="quick",
-        arch="mlp",
-        loss="bce",
-        epochs=2,
-        batch_size=64,
-        train_examples=None,
-        eval=EvalConfig(n=2000, real_n=2000, kid_subsets=20, kid_subset_size=500),
-        max_minutes=15.0,
-        gan_options={"projection": True},
-    ),
-    # Each data set's best configuration (`BEST_BY_DATASET`, the defaults of `gan train`), for the epochs each
-    # architecture trains in about 20 minutes of a 2-core CPU: 40 for the MLP, 16 for the DCGAN (docs/results.md).
-    # The budget is the epochs; the time cap is a safety stop only, so a busy machine is slower, not different.
-    # The standard Inception FID at 10,000 generated vs the 10,000 test images, as published results use.
-    "full": Preset(
-        name="full",
-        epochs=40,
-        batch_size=64,
-        train_examples=None,
-        eval=EvalConfig(n=10_000, inception=True, inception_n=10_000),
-        max_minutes=120.0,
-        by_dataset={"fashion-mnist": {"epochs": 16}},
-    ),
-}
-
-
-def get_preset(preset: str | Preset) -> Preset:
-    if isinstance(preset, Preset):
-        return preset
-    if preset not in PRESETS:
-        raise UserError(f"`preset` must be one of {', '.join(PRESETS)}, got {preset!r}")
-    return PRESETS[preset]
+__all__ = ["PRESETS", "Preset", "comparison_markdown", "get_preset", "report_experiment", "reproduce"]
 
 
 def reproduce(
@@ -170,8 +72,8 @@ def reproduce(
         result["stopped"] = trained["stopped"]
         result["train_images_per_second"] = trained["images_per_second"]
         grid = out_dir / f"{name}-grid.png"
-        if (out_dir / name / "grid_latest.png").is_file():
-            atomic_copy(out_dir / name / "grid_latest.png", grid)
+        if (out_dir / name / folder.GRID_LATEST).is_file():
+            atomic_copy(out_dir / name / folder.GRID_LATEST, grid)
             result["grid"] = grid.name
         results[name] = result
     images = [r["grid"] for r in results.values() if r.get("grid")]
@@ -183,7 +85,7 @@ def reproduce(
 
 def _plan(runs: Sequence[str] | None) -> list[tuple[str, bool]]:
     """(data set, conditional) of the runs to do, in the write-up's order; `runs` names a subset."""
-    plan = [(d, c) for d in ("mnist", "fashion-mnist") for c in (False, True)]
+    plan = [(d, c) for d in folder.DATASET_ORDER for c in (False, True)]
     if runs is None:
         return plan
     names = [run_name(d, c) for d, c in plan]
@@ -194,19 +96,17 @@ def _plan(runs: Sequence[str] | None) -> list[tuple[str, bool]]:
 
 
 def _train_within_budget(
-    config: Any, run_dir: Path, max_minutes: float | None, resume: bool, device: str, progress_bar: bool
+    config: GANConfig, run_dir: Path, max_minutes: float | None, resume: bool, device: str, progress_bar: bool
 ) -> dict[str, Any]:
     """Train one run of a preset, or continue it; `max_minutes` caps the run's wall time over every start.
 
     A resumed run that already stopped at the cap (or has used it up) is not trained further: its stored
     summary is returned, so re-running `reproduce` or the report evaluates what the preset trained.
     """
-    from a3lab.gan import train
+    from a3lab.gan.trainer import train
 
-    resume = resume and (run_dir / "checkpoint.pt").is_file()
-    previous = None
-    if resume and (run_dir / "summary.json").is_file():
-        previous = json.loads((run_dir / "summary.json").read_text())
+    resume = resume and (run_dir / folder.CHECKPOINT).is_file()
+    previous = folder.read_summary(run_dir) if resume else None
     if previous is not None and max_minutes is not None:
         max_minutes -= previous["seconds"] / 60.0
         if previous["stopped"] == "time_limit" or max_minutes <= 0:
@@ -323,22 +223,22 @@ def report_experiment(preset: str, out_dir: Path, device: str = "cpu", seed: int
     return {"images": summary["images"], "runs": runs, "budget": _report_budget(get_preset(preset), Path(out_dir))}
 
 
-def _report_budget(p: Preset, out_dir: Path) -> dict[str, Any]:
+def _report_budget(p: Preset, out_dir: Path) -> Budget:
     """The four runs' planned and trained steps (from each run's summary.json), for the report."""
     planned = done = 0
     stopped: dict[str, list[str]] = {}
-    for name in sorted(d.name for d in out_dir.iterdir() if (d / "summary.json").is_file()):
-        run = json.loads((out_dir / name / "summary.json").read_text())
+    for name in sorted(d.name for d in out_dir.iterdir() if (d / folder.SUMMARY).is_file()):
+        run = folder.read_summary(out_dir / name)
         planned += run["epochs"] * run["steps_per_epoch"]
         done += run["global_step"]
         if run["stopped"] != "completed":
             stopped.setdefault(run["stopped"].replace("_", " "), []).append(name)
     images = p.train_examples or 60_000
-    return {
-        "work": f"4 runs x {p.epochs} epoch(s) of {images:,} images, batch {p.batch_size}",
-        "unit": "steps",
-        "planned": planned,
-        "done": done,
-        "images": images,
-        "stopped": "; ".join(f"the {why} ({', '.join(names)})" for why, names in stopped.items()) or None,
-    }
+    return budget(
+        work=f"4 runs x {p.epochs} epoch(s) of {images:,} images, batch {p.batch_size}",
+        unit="steps",
+        planned=planned,
+        done=done,
+        images=images,
+        stopped="; ".join(f"the {why} ({', '.join(names)})" for why, names in stopped.items()) or None,
+    )

@@ -8,18 +8,14 @@ One step (Goodfellow et al. 2014, with the pytorch/examples DCGAN structure):
   3. G step: D (updated, frozen: no weight gradients) on the same fake, non-saturating or hinge G loss, Adam step.
   4. EMA of G's weights (Karras et al. 2018), with a warm-up so short runs are not dominated by the init.
 
-A run folder holds `config.json`, `checkpoint.pt`, `history.json`, `grid_epoch_XXX.png`, `grid_latest.png`,
-`losses.png` and, once training stops, `summary.json`.
+What a run folder holds is `a3lab.gan.folder`'s; the checkpoint's contents `a3lab.gan.checkpoint`'s; the
+loss history `a3lab.gan.history`'s; stopping on a signal `a3lab.gan.signals`'s.
 """
 
 from __future__ import annotations
 
 import copy
-import math
-import os
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,27 +26,13 @@ from torch import nn
 
 from a3lab.data import ImageBatches, class_names, load_images
 from a3lab.errors import A3labError, CheckpointError, TrainingDiverged, UserError
-from a3lab.gan import models
+from a3lab.gan import checkpoint, distributed, folder, models
 from a3lab.gan.config import GANConfig
+from a3lab.gan.history import STAT_NAMES, LossLog
 from a3lab.gan.plots import save_grid, save_loss_plot
-from a3lab.gan.sampling import to_uint8
-from a3lab.utils import (
-    atomic_copy,
-    atomic_torch_save,
-    get_rng_state,
-    load_checkpoint,
-    progress,
-    resolve_device,
-    seed_everything,
-    set_rng_state,
-    write_json,
-)
-
-STAT_NAMES = ("d_loss", "g_loss", "d_real", "d_fake")
-# Fields that may differ when a run is resumed (more epochs, a finer history); everything else must match.
-RESUMABLE_CHANGES = ("epochs", "log_every")
-# Generated images used to re-estimate the EMA generator's batch-norm statistics before it is used.
-BN_REFRESH_EXAMPLES = 2048
+from a3lab.gan.sampling import refresh_batch_norm, to_uint8
+from a3lab.gan.signals import StopSignals
+from a3lab.utils import atomic_copy, atomic_torch_save, progress, resolve_device, seed_everything, write_json
 
 
 def train(
@@ -89,51 +71,6 @@ def train(
     return Trainer(config, out_dir, resume=resume, device=device, progress_bar=progress_bar).run(max_minutes)
 
 
-def _distributed_context(device: torch.device) -> tuple[int, int, torch.device, bool]:
-    """(rank, world size, this rank's device, whether we created the process group)."""
-    if dist.is_available() and dist.is_initialized():
-        rank, world, created = dist.get_rank(), dist.get_world_size(), False
-    elif int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-        rank, world, created = dist.get_rank(), dist.get_world_size(), True
-    else:
-        return 0, 1, device, False
-    if device.type == "cuda":
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank % torch.cuda.device_count())))
-        torch.cuda.set_device(device)
-    return rank, world, device, created
-
-
-@torch.no_grad()
-def refresh_batch_norm(generator: nn.Module, config: GANConfig, seed: int, examples: int = BN_REFRESH_EXAMPLES) -> None:
-    """Recompute the generator's batch-norm running statistics for its current weights.
-
-    The EMA generator's weights are an average the running statistics were never measured on; sampling it in
-    eval mode with G's statistics gives washed-out images. This runs `examples` generated images through it in
-    train mode with a cumulative average (BigGAN's "standing statistics"), from its own seeded noise, so it
-    leaves the global RNG alone and is reproducible.
-    """
-    norms = [m for m in generator.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    if not norms:
-        return
-    device = next(generator.parameters()).device
-    noise = torch.Generator().manual_seed(seed)
-    momenta = [m.momentum for m in norms]
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative moving average over the refresh batches
-    generator.train()
-    batch = 256
-    for start in range(0, examples, batch):
-        b = min(batch, examples - start)
-        z = torch.randn(b, config.latent_dim, generator=noise).to(device)  # (b, Z)
-        y = torch.randint(0, config.num_classes, (b,), generator=noise).to(device) if config.conditional else None
-        generator(z, y)
-    for m, momentum in zip(norms, momenta):
-        m.momentum = momentum
-    generator.eval()
-
-
 class Trainer:
     """One GAN run: models, optimisers, EMA, data, RNG streams and the step loop (see `train`).
 
@@ -152,10 +89,10 @@ class Trainer:
         """See `train`; `data` (uint8 images `[N, 28, 28]`, int64 labels `[N]`) replaces loading the data set."""
         self.config = config
         self.out_dir = Path(out_dir)
-        self.checkpoint_path = self.out_dir / "checkpoint.pt"
+        self.checkpoint_path = self.out_dir / folder.CHECKPOINT
         self.progress_bar = progress_bar
         device = resolve_device(device) if isinstance(device, str) else torch.device(device)
-        self.rank, self.world_size, self.device, self._owns_process_group = _distributed_context(device)
+        self.rank, self.world_size, self.device, self._owns_process_group = distributed.context(device)
         self.is_writer = self.rank == 0
         state = self._read_checkpoint() if resume else self._check_new_run_folder()
 
@@ -166,42 +103,37 @@ class Trainer:
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=config.betas, **fused)
         d_lr = config.lr if config.discriminator_lr is None else config.discriminator_lr
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=d_lr, betas=config.betas, **fused)
+        self.ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
 
         self.epoch = 0  # completed epochs
         self.global_step = 0
         self.images_seen = 0
         self.train_seconds = 0.0
         self.wall_seconds = 0.0
-        self.history: dict = {"steps": [], "epochs": []}
-        self._log_sum = torch.zeros(len(STAT_NAMES), dtype=torch.float64)
-        self._epoch_sum = torch.zeros(len(STAT_NAMES), dtype=torch.float64)
-        self._log_count = self._epoch_count = 0
+        self.losses = LossLog(config.log_every)
         if state is not None:
-            self._load_state(state)
-        self.ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
-        if state is not None:
-            self.ema.load_state_dict(state["ema"])
+            checkpoint.restore(self, state)
         self.g_train, self.d_train = self._distributed_models()
-        self._stop_signal: int | None = None
+        self.signals = StopSignals(announce=self.is_writer)
+
+    @property
+    def history(self) -> dict:
+        """The loss history (`history.json`)."""
+        return self.losses.history
 
     def _read_checkpoint(self) -> dict:
-        """The checkpoint to resume from, upgraded to the current format and checked against `config`."""
+        """The checkpoint to resume from, checked against `config`."""
         if not self.checkpoint_path.is_file():
-            raise CheckpointError(f"cannot resume: no checkpoint.pt in {self.out_dir}")
-        state = load_checkpoint(self.checkpoint_path, map_location="cpu")
-        try:
-            state = models.upgrade_checkpoint(state)
-            saved = GANConfig.from_dict(state["config"])
-        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:
-            raise CheckpointError(f"{self.checkpoint_path} does not hold a GAN run: {e}") from None
-        _check_resume_config(saved, self.config)
+            raise CheckpointError(f"cannot resume: no {folder.CHECKPOINT} in {self.out_dir}")
+        state, saved = checkpoint.read_checkpoint(self.checkpoint_path)
+        checkpoint.check_resume_config(saved, self.config)
         return state
 
     def _check_new_run_folder(self) -> None:
         if self.checkpoint_path.exists():
             raise A3labError(
-                f"{self.out_dir} already holds a run (checkpoint.pt): continue it with --resume {self.out_dir} "
-                "or choose another --out"
+                f"{self.out_dir} already holds a run ({folder.CHECKPOINT}): continue it with --resume "
+                f"{self.out_dir} or choose another --out"
             )
 
     def _build_models(self) -> None:
@@ -256,73 +188,9 @@ class Trainer:
         """Steps done in the current epoch (the data's position)."""
         return self.batches.step
 
-    # ------------------------------------------------------------------------- state
-
     def state_dict(self) -> dict:
-        """Everything needed to continue exactly (tensors and plain values only: loads with weights_only)."""
-        noise_states = [self.noise.get_state().cpu()]
-        if self.world_size > 1:
-            gathered: list = [None] * self.world_size
-            dist.all_gather_object(gathered, noise_states[0])
-            noise_states = gathered
-        return {
-            "format": models.CHECKPOINT_FORMAT,
-            "config": self.config.to_dict(),
-            "generator": self.generator.state_dict(),
-            "discriminator": self.discriminator.state_dict(),
-            "ema": self.ema.state_dict(),
-            "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
-            "rng": get_rng_state(),
-            "noise_rng": noise_states,
-            "data": self.batches.state_dict(),
-            "progress": {
-                "epoch": self.epoch,
-                "step_in_epoch": self.step_in_epoch,
-                "global_step": self.global_step,
-                "images_seen": self.images_seen,
-                "train_seconds": self.train_seconds,
-                "wall_seconds": self.wall_seconds,
-                "world_size": self.world_size,
-            },
-            "meters": {
-                "log_sum": self._log_sum.clone(),
-                "log_count": self._log_count,
-                "epoch_sum": self._epoch_sum.clone(),
-                "epoch_count": self._epoch_count,
-            },
-            "history": self.history,
-        }
-
-    def _load_state(self, state: dict) -> None:
-        try:
-            self.generator.load_state_dict(state["generator"])
-            self.discriminator.load_state_dict(state["discriminator"])
-            self.opt_g.load_state_dict(state["opt_g"])
-            self.opt_d.load_state_dict(state["opt_d"])
-            p = state["progress"]
-            self.epoch, self.global_step = p["epoch"], p["global_step"]
-            self.images_seen, self.train_seconds, self.wall_seconds = (
-                p["images_seen"], p["train_seconds"], p["wall_seconds"],
-            )  # fmt: skip
-            self.batches.load_state_dict({"step": p["step_in_epoch"], **state["data"]})
-            m = state["meters"]
-            self._log_sum, self._log_count = m["log_sum"].clone(), m["log_count"]
-            self._epoch_sum, self._epoch_count = m["epoch_sum"].clone(), m["epoch_count"]
-            self.history = state["history"]
-            if self.rank == 0:
-                set_rng_state(state["rng"])
-            noise = state["noise_rng"]
-            if len(noise) == self.world_size:
-                self.noise.set_state(noise[self.rank].to(self.noise.get_state().device))
-            elif self.is_writer:
-                print(
-                    f"a3lab: note: checkpoint written by {len(noise)} processes, resuming with {self.world_size}: "
-                    "the noise streams restart, so this is not the exact continuation",
-                    file=sys.stderr,
-                )
-        except (KeyError, RuntimeError, ValueError, TypeError) as e:
-            raise CheckpointError(f"{self.checkpoint_path} does not match this GAN: {e}") from None
+        """Everything needed to continue exactly (`a3lab.gan.checkpoint.capture`)."""
+        return checkpoint.capture(self)
 
     # ------------------------------------------------------------------------- one step
 
@@ -405,22 +273,17 @@ class Trainer:
             raise UserError(f"`max_minutes` must be > 0, got {max_minutes}")
         self.out_dir.mkdir(parents=True, exist_ok=True)
         if self.is_writer:
-            write_json(self.config.to_dict(), self.out_dir / "config.json")
+            write_json(self.config.to_dict(), self.out_dir / folder.CONFIG)
         deadline = None if max_minutes is None else time.monotonic() + 60.0 * max_minutes
-        previous = self._install_signal_handlers()
         self._wall_mark = time.monotonic()
         stopped = "completed"
-        try:
-            while self.epoch < self.config.epochs:
+        with self.signals:
+            while self.epoch < self.config.epochs and stopped == "completed":
                 stopped = self._run_epoch(deadline, on_step)
-                if stopped != "completed":
-                    break
-        finally:
-            self._restore_signal_handlers(previous)
         self._tick_wall()
         summary = self._summary(stopped)
         if self.is_writer:
-            write_json(summary, self.out_dir / "summary.json")
+            write_json(summary, self.out_dir / folder.SUMMARY)
         if self._owns_process_group:
             dist.destroy_process_group()
         return summary
@@ -480,7 +343,7 @@ class Trainer:
         Raises:
             TrainingDiverged: a loss of this step is not finite.
         """
-        stop_now = self._stop_signal is not None
+        stop_now = self.signals.received is not None
         out_of_time = deadline is not None and time.monotonic() > deadline
         finite = bool(torch.isfinite(stats).all())
         flags = torch.tensor([float(stop_now), float(out_of_time), float(not finite)])
@@ -488,39 +351,18 @@ class Trainer:
             dist.all_reduce(flags, op=dist.ReduceOp.MAX)
         if flags[2]:
             self._diverged(stats)
-        self._log_sum += stats
-        self._epoch_sum += stats
-        self._log_count += 1
-        self._epoch_count += 1
-        if self._log_count == self.config.log_every:
-            self._flush_log()
+        self.losses.add(stats, self.global_step, self.epoch + 1)
         if flags[0]:
             return "interrupted"
         return "time_limit" if flags[1] else None
 
-    def _flush_log(self) -> None:
-        if self._log_count:
-            mean = (self._log_sum / self._log_count).tolist()
-            self.history["steps"].append({"step": self.global_step, "epoch": self.epoch + 1, **_named(mean)})
-        self._log_sum.zero_()
-        self._log_count = 0
-
     def _end_epoch(self) -> None:
-        self._flush_log()
-        mean = self._epoch_sum / max(self._epoch_count, 1)
-        if self.world_size > 1:
-            dist.all_reduce(mean, op=dist.ReduceOp.SUM)
-            mean /= self.world_size
-        self._epoch_sum.zero_()
-        self._epoch_count = 0
         self.epoch += 1
-        self.history["epochs"].append(
-            {
-                "epoch": self.epoch,
-                "step": self.global_step,
-                **_named(mean.tolist()),
-                "images_per_second": self.images_seen / max(self.train_seconds, 1e-9),
-            }
+        self.losses.end_epoch(
+            self.epoch,
+            self.global_step,
+            images_per_second=self.images_seen / max(self.train_seconds, 1e-9),
+            reduce=distributed.mean_over_ranks if self.world_size > 1 else None,
         )
         self._write_checkpoint(epoch_done=True)
 
@@ -529,15 +371,14 @@ class Trainer:
         self._tick_wall()
         if self.world_size > 1:
             # Each rank's last forward updated the batch-norm statistics with its own batch: take rank 0's.
-            for buffer in [*self.generator.buffers(), *self.discriminator.buffers()]:
-                dist.broadcast(buffer, src=0)
+            distributed.buffers_from_rank_0(self.generator, self.discriminator)
         if self.is_writer:
             # Standing statistics for the EMA generator, from a fixed seed (deterministic for resume).
             refresh_batch_norm(self.ema, self.config, seed=self.config.seed + 1)
         state = self.state_dict()
         if self.is_writer:
             self._save_plots(epoch_done)
-            write_json(self.history, self.out_dir / "history.json")
+            write_json(self.history, self.out_dir / folder.HISTORY)
             atomic_torch_save(state, self.checkpoint_path)
         if self.world_size > 1:
             dist.barrier()
@@ -553,11 +394,11 @@ class Trainer:
         epochs = self.epoch + self.step_in_epoch / self.steps_per_epoch
         title = f"{config.dataset} {config.arch} {kind}, epoch {round(epochs, 2):g} (EMA generator)"
         rows = class_names(config.dataset) if config.conditional else None
-        latest = save_grid(images, self.out_dir / "grid_latest.png", nrow=10, row_labels=rows, title=title)
+        latest = save_grid(images, self.out_dir / folder.GRID_LATEST, nrow=10, row_labels=rows, title=title)
         if epoch_done:
-            atomic_copy(latest, self.out_dir / f"grid_epoch_{self.epoch:03d}.png")
+            atomic_copy(latest, self.out_dir / folder.grid_of_epoch(self.epoch))
         if self.history["steps"]:
-            save_loss_plot(self.history, self.out_dir / "losses.png", title=f"{config.dataset} {config.arch} {kind}")
+            save_loss_plot(self.history, self.out_dir / folder.LOSSES, title=f"{config.dataset} {config.arch} {kind}")
 
     def _diverged(self, stats: torch.Tensor) -> None:
         values = ", ".join(f"{n}={v:.4g}" for n, v in zip(STAT_NAMES, stats.tolist()))
@@ -574,13 +415,6 @@ class Trainer:
         )
 
     def _summary(self, stopped: str) -> dict:
-        if self.history["epochs"] and self.step_in_epoch == 0:
-            last = self.history["epochs"][-1]
-            final = {n: last[n] for n in STAT_NAMES}
-        elif self._epoch_count:
-            final = _named((self._epoch_sum / self._epoch_count).tolist())
-        else:
-            final = {n: math.nan for n in STAT_NAMES}
         return {
             "run_dir": str(self.out_dir),
             "epochs_done": self.epoch,
@@ -594,44 +428,5 @@ class Trainer:
             "images_per_second": self.images_seen / self.train_seconds if self.train_seconds else 0.0,
             "world_size": self.world_size,
             "device": str(self.device),
-            "final": final,
+            "final": self.losses.final(mid_epoch=self.step_in_epoch != 0),
         }
-
-    # ------------------------------------------------------------------------- signals
-
-    def _install_signal_handlers(self) -> dict:
-        if threading.current_thread() is not threading.main_thread():
-            return {}
-
-        def handler(signum, frame):
-            if self._stop_signal is not None:  # a second Ctrl-C: stop now
-                raise KeyboardInterrupt
-            self._stop_signal = signum
-            if self.is_writer:
-                print(
-                    f"\na3lab: {signal.Signals(signum).name}: finishing the step and writing a checkpoint "
-                    "(again to abort at once)",
-                    file=sys.stderr,
-                )
-
-        previous = {}
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, handler)
-        return previous
-
-    @staticmethod
-    def _restore_signal_handlers(previous: dict) -> None:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
-def _named(values: list[float]) -> dict[str, float]:
-    return dict(zip(STAT_NAMES, values))
-
-
-def _check_resume_config(saved: GANConfig, given: GANConfig) -> None:
-    a, b = saved.to_dict(), given.to_dict()
-    differ = [k for k in a if k not in RESUMABLE_CHANGES and a[k] != b[k]]
-    if differ:
-        changes = ", ".join(f"{k}: {a[k]!r} -> {b[k]!r}" for k in differ)
-        raise UserError(f"`resume`: the run was trained with other settings ({changes}); only `epochs` may change")
