@@ -243,7 +243,7 @@ def test_predict_bad_inputs_exit_2(tiny_run, tmp_path, capsys):
 def test_report_section_feeds_claim_11(tiny_data, tmp_path, monkeypatch):
     from a3lab import report
     from a3lab.report import claims
-    from a3lab.report.render import _render_captions
+    from a3lab.classifiers.captions.section import CAPTIONS
 
     monkeypatch.setitem(captions.PRESETS, "quick", TINY)
     result = captions.report_experiment("quick", tmp_path / "captions", device="cpu")
@@ -254,4 +254,4 @@ def test_report_section_feeds_claim_11(tiny_data, tmp_path, monkeypatch):
     verdict = claims.judge(claim, {"captions": {"status": "ok", "result": result}})
     assert verdict.verdict == "inconclusive" and "exact captions on 1..4 items" in verdict.why
     assert any(line.startswith("fashion-mnist, 5..8 items (unseen)") for line in verdict.evidence)
-    assert sum(b[0] == "table" for b in _render_captions(result)) == 2
+    assert sum(b[0] == "table" for b in CAPTIONS.render(result)) == 2

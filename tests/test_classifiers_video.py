@@ -175,7 +175,7 @@ def test_report_section_feeds_claim_10(tiny_data, tmp_path, monkeypatch):
     from a3lab import report
     from a3lab.classifiers import video
     from a3lab.report import claims
-    from a3lab.report.render import _render_video
+    from a3lab.classifiers.video.section import VIDEO
 
     monkeypatch.setenv("A3LAB_HOME", str(tmp_path / "home"))
     monkeypatch.setitem(video.PRESETS, "quick", {**TINY, "models": ("mean_pool", "gru", "c3d", "transformer")})
@@ -188,5 +188,5 @@ def test_report_section_feeds_claim_10(tiny_data, tmp_path, monkeypatch):
     # tiny budgets: no model recognises the items, so the precondition must fail, with the numbers shown
     assert verdict.verdict == "inconclusive" and "control task 'max'" in verdict.why
     assert any(line.startswith("first, training length: GRU") for line in verdict.evidence)
-    blocks = _render_video(result)
+    blocks = VIDEO.render(result)
     assert sum(b[0] == "table" for b in blocks) == 2

@@ -45,14 +45,15 @@ __getattr__, __all__ = lazy_exports(
         "config": ("DEFAULT_BATCH_SIZE", "DEFAULT_LR", "MODEL_KINDS", "ModelKind", "TrainConfig"),
         "compare": (
             "PRESETS", "REPORT_KEYS", "accuracy_targets", "format_table", "plot_comparison", "report_experiment",
-            "run_comparison", "summarise",
+            "run_comparison", "summarise", "target_lines",
         ),
         "models": (
             "CNN", "IMAGE_SIZE", "MLP", "NUM_CLASSES", "Classifier", "CNNConfig", "MLPConfig", "RowRNN",
             "RowRNNConfig", "Standardise", "build_model", "make_config",
         ),
         "training": (
-            "classifier_cache_dir", "count_flops", "count_parameters", "domain_cnn", "domain_cnn_path", "evaluate",
+            "checkpoint_dataset", "classifier_cache_dir", "count_flops", "count_parameters", "domain_cnn",
+            "domain_cnn_path", "evaluate",
             "load_classifier", "save_classifier", "save_run", "train_classifier",
         ),
     },

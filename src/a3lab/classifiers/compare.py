@@ -283,3 +283,21 @@ def _report_outputs(
 def accuracy_targets() -> dict[str, dict[str, float]]:
     """The accuracy each model should reach within 3 epochs: {dataset: {model: minimum test accuracy}}."""
     return {"mnist": {"cnn": 0.990, "gru": 0.980}, "fashion-mnist": {"cnn": 0.910, "gru": 0.880}}
+
+
+def target_lines(table: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    """One line per `accuracy_targets` entry the table holds: every seed's accuracy and whether it met it."""
+    lines = []
+    for dataset, by_model in accuracy_targets().items():
+        for kind, target in by_model.items():
+            row = table.get(dataset, {}).get(kind)
+            if row is None:
+                continue
+            accs = row["accuracy_per_seed"]
+            per_seed = ", ".join(f"{100 * a:.2f}" for a in accs)
+            verdict = "met" if min(accs) >= target else "NOT met"
+            lines.append(
+                f"target {kind} {dataset} >= {100 * target:.1f}% within 3 epochs: seeds {row['seeds']} -> "
+                f"{per_seed}% ({row['epochs']} epochs, {row['train_examples']} images): {verdict}"
+            )
+    return lines

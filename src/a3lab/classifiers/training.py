@@ -283,6 +283,18 @@ def load_classifier(path: str | os.PathLike, device: str | torch.device = "cpu")
     return model.to(device).eval()
 
 
+def checkpoint_dataset(path: str | os.PathLike) -> str:
+    """The data set a checkpoint of `save_run` was trained on, read from the JSON beside it.
+
+    Raises:
+        UserError: there is no such JSON.
+    """
+    record = Path(path).with_suffix(".json")
+    if not record.is_file():
+        raise UserError(f"`dataset` is needed: no results file {record} beside the checkpoint")
+    return json.loads(record.read_text())["dataset"]
+
+
 def save_run(model: Classifier, results: dict[str, Any], stem: str | os.PathLike) -> tuple[Path, Path]:
     """Write `<stem>.safetensors` (weights) and `<stem>.json` (config and results) beside it."""
     stem = Path(stem)

@@ -200,9 +200,10 @@ def load_run(folder: str | os.PathLike, device: str | torch.device = "cpu") -> t
 
 
 def predict_captions(folder: str | os.PathLike, images_file: str, device: str | torch.device = "cpu") -> list[str]:
-    """Caption every strip of a user's .npz file (uint8 `images` `[N, 28, 28 L]`, L <= 8) with a run's model."""
+    """Caption every strip of a user's .npz file (uint8 `images` `[N, 28, 28 L]`, L <= 8) with a run's model
+    (`device` "auto", "cpu", "cuda" or a torch device)."""
     strips = read_strips(images_file)
-    model, dataset = load_run(folder, device)
+    model, dataset = load_run(folder, resolve_device(device) if isinstance(device, str) else device)
     return [caption(c, dataset) for c in predict_strips(model, strips)]
 
 

@@ -12,11 +12,11 @@ from a3lab.classifiers.lazy import lazy_exports
 __getattr__, __all__ = lazy_exports(
     __name__,
     {
-        "config": ("MODELS", "PRESETS", "TASKS", "TEST_LENGTHS", "SequenceConfig"),
+        "config": ("MODELS", "PRESETS", "TASKS", "TEST_LENGTHS", "THREADS", "SequenceConfig"),
         "tasks": ("encode", "make_batch", "parity_recurrence"),
         "models": ("HandWired", "SequenceCNN", "SequenceMLP", "SequenceRNN", "build_model"),
         "experiment": (
-            "THREADS", "accuracy", "chance_level", "format_table", "make_test_sets", "plot_sequences",
+            "accuracy", "chance_level", "format_table", "make_test_sets", "plot_sequences",
             "report_experiment", "run_sequences", "train_model",
         ),
     },

@@ -15,6 +15,9 @@ TASKS: tuple[str, ...] = typing.get_args(SequenceTask)
 SequenceModel = Literal["gru", "lstm", "cnn1d", "mlp", "hand_wired"]
 MODELS: tuple[str, ...] = typing.get_args(SequenceModel)
 TEST_LENGTHS: tuple[int, ...] = (20, 50, 100, 500, 1000)
+THREADS = 1
+"""Intra-op threads of a run: these models are tiny, and on CPU a second thread only adds synchronisation,
+which costs far more than it saves."""
 
 
 @dataclass

@@ -21,6 +21,7 @@ the recurrent models stay accurate on lengths they never saw while the fixed-win
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -32,17 +33,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from a3lab.classifiers.sequences.config import PRESETS, TASKS, SequenceConfig
+from a3lab.classifiers.sequences.config import PRESETS, TASKS, THREADS, SequenceConfig
 from a3lab.classifiers.sequences.models import HandWired, SequenceCNN, SequenceMLP, build_model
 from a3lab.classifiers.sequences.tasks import encode, make_batch
 from a3lab.errors import TrainingDiverged, UserError
 from a3lab.section import budget
 from a3lab.timing import intra_op_threads
 from a3lab.utils import progress, resolve_device, save_figure, seed_everything, write_json
-
-THREADS = 1
-"""Intra-op threads of a run: these models are tiny, and on CPU a second thread only adds synchronisation,
-which costs far more than it saves."""
 
 
 def train_model(
@@ -140,9 +137,7 @@ def run_sequences(
         which it restores afterwards.
     """
     device = resolve_device(device) if isinstance(device, str) else device
-    if threads is None:
-        return _run_sequences(config, device, progress_bar)
-    with intra_op_threads(threads):
+    with intra_op_threads(threads) if threads is not None else contextlib.nullcontext():
         return _run_sequences(config, device, progress_bar)
 
 

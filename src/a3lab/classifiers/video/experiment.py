@@ -14,6 +14,7 @@ fastest.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import time
@@ -31,6 +32,7 @@ from a3lab.classifiers.video.data import NUM_CLASSES, ORDER_BLIND_CEILING, ItemB
 from a3lab.classifiers.video.models import FrameCNN, build_video_model, load_frame_cnn
 from a3lab.errors import UserError
 from a3lab.section import budget
+from a3lab.timing import intra_op_threads
 from a3lab.utils import resolve_device, save_figure, seed_everything, write_json
 
 # ----------------------------------------------------------------------------- training and measuring
@@ -134,16 +136,22 @@ def _run_task(
     return entry
 
 
-def run_video(config: VideoConfig, device: str | torch.device = "cpu") -> dict[str, Any]:
+def run_video(config: VideoConfig, device: str | torch.device = "cpu", threads: int | None = None) -> dict[str, Any]:
     """Pretrain the frame CNN, then train and test every model on every task.
 
     Returns:
         {"config", "frame_cnn_accuracy", "recurrent": [...], "order_tasks": [...], "length", "lengths",
          "tasks": {task: {"classes", "chance", "order_blind_ceiling", "models": {model: {str(T): accuracy}},
          "details": {model: {"params", "flops_per_clip", "clips_per_second": {"median", "min", "max"}, "steps",
-         "steps_planned", "final_loss", "train_seconds", "train_cpu_seconds"}}}}}
+         "steps_planned", "final_loss", "train_seconds", "train_cpu_seconds"}}}}}. Runs on `threads` intra-op
+        threads (None: the caller's setting), which it restores afterwards.
     """
     device = resolve_device(device) if isinstance(device, str) else device
+    with intra_op_threads(threads) if threads is not None else contextlib.nullcontext():
+        return _run_video(config, device)
+
+
+def _run_video(config: VideoConfig, device: torch.device) -> dict[str, Any]:
     banks = {train: load_bank(config.dataset, train) for train in (True, False)}
     cnn, cnn_acc = pretrain_frame_cnn(banks[True], banks[False], config, device)
     out: dict[str, Any] = {
