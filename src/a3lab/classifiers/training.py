@@ -198,7 +198,14 @@ def train_classifier(
     bar.close()
     model.eval()
     test = evaluate(model, test_images, test_labels, device=device)
-    results = {
+    return model, _record(config, model, model_config, history, test, len(labels), device)
+
+
+def _record(
+    config: TrainConfig, model: Classifier, model_config: Any, history: list, test: dict, n: int, device
+) -> dict:
+    """The results of `train_classifier`: test scores, counts, timings and the configs."""
+    return {
         "dataset": config.dataset,
         "model": config.model,
         "accuracy": test["accuracy"],
@@ -208,7 +215,7 @@ def train_classifier(
         "train_seconds_per_epoch": sum(h["seconds"] for h in history) / config.epochs,
         "inference_images_per_second": test["images_per_second"],
         "epochs": config.epochs,
-        "train_examples": len(labels),
+        "train_examples": n,
         "seed": config.seed,
         "history": history,
         "train_config": asdict(config),
@@ -216,7 +223,6 @@ def train_classifier(
         "device": str(device),
         "threads": torch.get_num_threads(),
     }
-    return model, results
 
 
 # ----------------------------------------------------------------------------- saving and loading

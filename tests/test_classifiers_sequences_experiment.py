@@ -1,94 +1,29 @@
+"""Training and the sequence experiment (a3lab.classifiers.sequences.experiment, .config); `classify sequences`."""
+
 import json
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import a3lab.classifiers.sequences as sequences
 from a3lab.classifiers.sequences import (
-    HandWired,
-    SequenceCNN,
     SequenceConfig,
-    SequenceMLP,
     accuracy,
     build_model,
     encode,
     make_batch,
-    make_test_sets,
-    parity_recurrence,
     report_experiment,
     run_sequences,
     train_model,
 )
 from a3lab.cli import main
-from a3lab.rnn import alternating_sum
 
 
 def tiny_config(**kw) -> SequenceConfig:
     base = {"steps": 30, "batch_size": 32, "eval_size": 40, "test_lengths": (5, 20, 60), "hidden_size": 8}
     return SequenceConfig(**{**base, **kw})
-
-
-def test_alternating_labels_follow_the_rule() -> None:
-    x, y = make_batch("alternating", 500, 7, torch.Generator().manual_seed(0), max_value=5)
-    h = alternating_sum(x)
-    assert x.shape == (500, 7) and y.shape == (500,)
-    assert torch.equal(y, (h > 0).double() + 0.5 * (h == 0).double())
-    assert (y == 0.5).any()  # small max_value: ties happen and are labelled 0.5
-
-
-def test_parity_labels_and_encoding() -> None:
-    x, y = make_batch("parity", 300, 9, torch.Generator().manual_seed(1))
-    assert set(x.unique().tolist()) <= {0.0, 1.0}
-    assert torch.equal(y, x.sum(-1) % 2)
-    assert set(encode("parity", x).unique().tolist()) <= {-1.0, 1.0}
-    a, _ = make_batch("alternating", 100, 9, torch.Generator().manual_seed(1), max_value=100)
-    enc = encode("alternating", a, max_value=100)
-    assert enc.dtype == torch.float32 and enc.abs().max() <= 1.0
-    with pytest.raises(ValueError, match="`tasks`"):
-        make_batch("sorting", 2, 3, torch.Generator())
-
-
-@settings(max_examples=100, deadline=None)
-@given(bits=st.lists(st.integers(0, 1), min_size=1, max_size=200))
-def test_parity_recurrence_is_exact(bits: list[int]) -> None:
-    x = torch.tensor([bits], dtype=torch.float64)
-    assert parity_recurrence(x).item() == sum(bits) % 2
-
-
-@pytest.mark.parametrize("kind", ["gru", "lstm", "cnn1d", "mlp"])
-def test_model_shapes(kind: str) -> None:
-    model = build_model(kind, "parity", tiny_config())
-    for T in (1, 5, 20) if kind == "mlp" else (1, 5, 20, 70):
-        assert model(torch.randn(3, T)).shape == (3,)
-
-
-def test_mlp_refuses_longer_inputs() -> None:
-    with pytest.raises(ValueError, match="length <= 20"):
-        SequenceMLP(max_length=20)(torch.randn(2, 21))
-
-
-def test_cnn_receptive_field_is_fixed() -> None:
-    torch.manual_seed(0)
-    model = SequenceCNN(channels=8, kernel_size=3, num_layers=3)
-    assert model.receptive_field == 7
-    x = torch.randn(1, 40)
-    x2 = x.clone()
-    x2[0, 20] += 1.0
-    changed = (model.convs(x2.unsqueeze(1)) - model.convs(x.unsqueeze(1))).abs().sum(1)[0] > 0  # (T,)
-    positions = set(changed.nonzero().flatten().tolist())
-    assert 20 in positions and positions <= set(range(17, 24))  # only position 20 +- 3 can move (ReLU may zero some)
-
-
-@pytest.mark.parametrize("task", ["alternating", "parity"])
-def test_hand_wired_reference_is_exact(task: str) -> None:
-    config = tiny_config(test_lengths=(1, 2, 301))
-    model = HandWired(task)
-    for x, y in make_test_sets(task, config).values():
-        assert accuracy(model, task, x, y) == 1.0
 
 
 @pytest.mark.parametrize("kind", ["gru", "lstm", "cnn1d", "mlp"])

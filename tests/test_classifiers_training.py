@@ -1,9 +1,10 @@
+"""Counting, training, saving, loading, the domain CNN (a3lab.classifiers.training, .config); `classify train|eval`."""
+
 import json
 from pathlib import Path
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 import a3lab.classifiers as classifiers
@@ -19,9 +20,7 @@ from a3lab.classifiers import (
     domain_cnn_path,
     load_classifier,
     make_config,
-    report_experiment,
     save_classifier,
-    summarise,
     train_classifier,
 )
 from a3lab.cli import main
@@ -37,54 +36,6 @@ TINY = {
 
 def tiny_model(kind: str, dataset: str = "mnist") -> nn.Module:
     return build_model(make_config(kind, dataset, **TINY[kind]))
-
-
-@pytest.mark.parametrize("kind", MODEL_KINDS)
-def test_shapes_and_features(kind: str) -> None:
-    model = tiny_model(kind)
-    x = torch.rand(3, 1, 28, 28)
-    assert model(x).shape == (3, 10)
-    assert model.features(x).shape == (3, model.num_features)
-    assert model.kind == kind
-
-
-def test_default_feature_width() -> None:
-    assert CNN().num_features == 128
-    assert CNN().features(torch.rand(2, 1, 28, 28)).shape == (2, 128)
-
-
-@pytest.mark.parametrize("kind", MODEL_KINDS)
-def test_rejects_wrong_image_shape(kind: str) -> None:
-    with pytest.raises(ValueError, match=r"\[B, 1, 28, 28\]"):
-        tiny_model(kind)(torch.rand(2, 28, 28))
-
-
-def test_model_standardises_inside_with_saved_statistics() -> None:
-    model = tiny_model("cnn", "fashion-mnist").eval()
-    assert model.standardise.mean.item() == pytest.approx(0.2860)
-    assert {"standardise.mean", "standardise.std"} <= set(model.state_dict())
-    identity = CNN(CNNConfig(channels=(4, 8), hidden_size=16, mean=0.0, std=1.0)).eval()
-    state = model.state_dict()
-    state["standardise.mean"], state["standardise.std"] = torch.tensor(0.0), torch.tensor(1.0)
-    identity.load_state_dict(state)
-    x = torch.rand(4, 1, 28, 28)
-    torch.testing.assert_close(model(x), identity((x - 0.2860) / 0.3530))
-
-
-@pytest.mark.parametrize("kind", MODEL_KINDS)
-def test_overfits_one_batch(kind: str) -> None:
-    torch.manual_seed(0)
-    model = tiny_model(kind)
-    x, y = torch.rand(20, 1, 28, 28), torch.arange(20) % 10
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    losses = []
-    for _ in range(40):
-        loss = F.cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    assert losses[-1] < 0.5 * losses[0]
 
 
 def test_flop_counter_on_known_layers() -> None:
@@ -197,18 +148,6 @@ def test_divergence_is_reported(tiny_root: Path) -> None:
         )
 
 
-def test_summarise_reports_spread_over_seeds() -> None:
-    base = dict.fromkeys(classifiers.REPORT_KEYS, 1)
-    runs = [
-        {**base, "dataset": "mnist", "model": "cnn", "seed": s, "accuracy": a, "train_seconds_per_epoch": 2.0}
-        for s, a in ((0, 0.990), (1, 0.994), (2, 0.992))
-    ]
-    row = summarise(runs)["mnist"]["cnn"]
-    assert row["accuracy"] == pytest.approx(0.992)
-    assert row["accuracy_spread"] == pytest.approx(0.004)
-    assert row["seeds"] == [0, 1, 2] and isinstance(row["params"], int)
-
-
 def test_domain_cnn_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("A3LAB_HOME", str(tmp_path))
     assert domain_cnn_path("mnist") == tmp_path / "classifiers" / "mnist-cnn.safetensors"
@@ -266,57 +205,6 @@ def test_cli_user_errors(tiny_data: Path, tmp_path: Path, capsys: pytest.Capture
     with pytest.raises(SystemExit) as e:
         main(["classify", "train", "--epochs", "0"])
     assert e.value.code == 2
-
-
-def test_cli_compare_writes_table_and_plot_and_reuses_runs(
-    tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
-) -> None:
-    argv = ["classify", "compare", "--datasets", "mnist", "--models", "mlp", "gru", "--seeds", "0", "1"]
-    argv += ["--epochs", "1", "--batch-size", "50", "--out", str(tmp_path), "--device", "cpu"]
-    assert main(argv) == 0
-    text = capsys.readouterr().out
-    assert "target gru mnist >= 98.0%" in text and "(n=2)" in text
-    summary = json.loads((tmp_path / "compare.json").read_text())
-    assert set(summary["table"]["mnist"]) == {"mlp", "gru"} and len(summary["runs"]) == 4
-    assert (tmp_path / "accuracy_vs_flops.png").stat().st_size > 1000
-
-    def no_training(*args, **kwargs):
-        raise AssertionError("compare retrained a run it had on disk")
-
-    monkeypatch.setattr(classifiers.compare, "train_classifier", no_training)
-    assert main(argv) == 0
-
-
-def test_report_experiment_keys_and_checkpoints(
-    tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    home = tmp_path / "home"
-    monkeypatch.setenv("A3LAB_HOME", str(home))
-    existing = save_classifier(tiny_model("cnn"), domain_cnn_path("mnist"))
-    before = existing.read_bytes()
-    out = tmp_path / "report"
-    result = report_experiment("quick", out, device="cpu", seed=0)
-    assert set(result) == {"images", "preset_note", "results", "budget", "timing"}
-    budget, timing = result["budget"], result["timing"]
-    assert budget["done"] == budget["planned"] > 0 and budget["stopped"] is None and budget["images"] == 200
-    assert timing["threads"] == 1 and timing["images"] == 100 and timing["rounds"] >= 5
-    for ratios in timing["ratios"].values():
-        assert set(ratios) == {"gru", "lstm"}
-        assert all(r["rounds"] == timing["rounds"] and r["low"] <= r["median"] <= r["high"] for r in ratios.values())
-    assert set(result["results"]) == {"mnist", "fashion-mnist"}
-    for by_model in result["results"].values():
-        assert set(by_model) == set(MODEL_KINDS)
-        for row in by_model.values():
-            assert set(row) == set(classifiers.REPORT_KEYS)
-            assert 0.0 <= row["accuracy"] <= 1.0 and isinstance(row["flops_per_image"], int)
-            assert row["epochs"] == 1 and row["train_examples"] == 200
-    for name in result["images"]:
-        assert (out / name).stat().st_size > 1000
-    json.dumps(result)
-    assert existing.read_bytes() == before  # the quick preset keeps an existing domain CNN
-    assert domain_cnn_path("fashion-mnist").is_file()  # and fills a missing one
-    with pytest.raises(ValueError, match="`preset`"):
-        report_experiment("medium", out)
 
 
 @pytest.mark.slow
