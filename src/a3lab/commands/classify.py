@@ -26,21 +26,23 @@ WORDS = {"tasks": "--tasks", "models": "--models"}
 """Fields taken as lists of words (`--models gru c3d`), by flag."""
 
 
-def _words(p: argparse.ArgumentParser, flag: str, config: type, field: str) -> None:
+def _words(p: argparse.ArgumentParser, flag: str, config: type, field: str, shown_default: Any = None) -> None:
     """A flag taking one or more words (`--models gru lstm`, `--lengths 20 50`) for a tuple field of `config`: its
     choices, or else integers >= 1; help and default are the field's."""
     info = field_info(config)[field]
     kind = {"choices": info.bounds.choices} if info.bounds.choices else {"type": positive_int, "metavar": "N"}
-    help = f"{info.doc} (default: {shown(info.default)})"
+    help = f"{info.doc} (default: {shown_default or shown(info.default)})"
     p.add_argument(flag, nargs="+", dest=field, default=None, help=help, **kind)
 
 
-def _preset(p: argparse.ArgumentParser, config: type, skip: tuple[str, ...]) -> None:
-    """--preset (the `PRESETS` beside `config`) and the flags of `config`'s fields, less `skip`."""
+def _preset(p: argparse.ArgumentParser, config: type, skip: tuple[str, ...]) -> dict[str, str]:
+    """--preset (the `PRESETS` beside `config`) and the flags of `config`'s fields, less `skip`; returns the
+    --help defaults of the fields a preset sets."""
     presets = importlib.import_module(config.__module__).PRESETS
     p.add_argument("--preset", choices=tuple(presets), default="quick", help="work budget (default: quick)")
     given = {name: "the preset's" for values in presets.values() for name in values}
     add_flags(p, config, skip=(*skip, "seed"), defaults=given)
+    return given
 
 
 def _config(cls: type, args: argparse.Namespace) -> Any:
@@ -102,9 +104,9 @@ def _experiment(actions: Actions, name: str, config: type, what: str, words: dic
     """`classify <name>`: `a3lab.classifiers.<name>.run_<name>` on a preset and the flags of `config`; `words`
     maps the fields taken as lists of words to their flags, the other fields are generated flags."""
     p = _action(actions, name, what, functools.partial(_run_experiment, name, config), threads=threads)
-    _preset(p, config, skip=(*words, "model"))
+    given = _preset(p, config, skip=(*words, "model"))
     for field, flag in words.items():
-        _words(p, flag, config, field)
+        _words(p, flag, config, field, given.get(field))
     p.add_argument("--out", default=f"runs/{name}", help=f"folder for {name}.json and the plot (default: %(default)s)")
     p.add_argument("--force", action="store_true", help=f"replace the {name}.json and plot already in --out")
 
@@ -136,8 +138,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     apply_threads(args)
     model, results = train_classifier(config, device=args.device)
     weights, record = save_run(model, results, stem)
-    print(format_table(summarise([results])))
-    print(f"wrote {weights} and {record}")
+    print(format_table(summarise([results])), f"wrote {weights} and {record}", sep="\n")
     if args.install:
         save_run(model, results, installed.with_suffix(""))
         print(f"installed as the {config.dataset} domain CNN: {installed}")
