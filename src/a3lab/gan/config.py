@@ -193,6 +193,7 @@ class Preset(Checked):
     max_minutes: float | None = option(None, low=0, low_open=True, default_text="the preset's")
     """wall-clock cap on each run's training (it stops with a checkpoint, possibly mid-epoch)"""
     batch_size: int = option(low=2, high=65_536)
+    """real images per step of every run"""
     train_examples: int | None = option(None, low=1)
     """first N training images (None: all 60,000)"""
     eval: EvalConfig

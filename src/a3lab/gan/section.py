@@ -46,6 +46,8 @@ class GANRunResult(TypedDict):
 
 
 class GANResult(TypedDict):
+    """The section's result: the four runs, their sample grids and the work they were given."""
+
     images: list[str]
     """grid file names written into the section's folder (`<run>-grid.png`)"""
     runs: dict[str, GANRunResult]
