@@ -17,7 +17,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from a3lab.attention.sweep import SweepConfig, format_sweep, plot_sweep, run_sweep
+from a3lab.attention.bench_config import SweepConfig
+from a3lab.attention.sweep import format_sweep, plot_sweep, run_sweep
 from a3lab.utils import write_json
 
 

@@ -23,7 +23,8 @@ import time
 
 import torch
 
-from a3lab.attention.bench import FORWARD_BACKWARD_FLOPS, BenchConfig, band_flops, build_method, hf_installed
+from a3lab.attention.bench_config import BenchConfig, hf_installed
+from a3lab.attention.bench_methods import FORWARD_BACKWARD_FLOPS, band_flops, build_method
 
 
 def _spread(values: list[float]) -> dict:

@@ -7,7 +7,8 @@ import json
 import pytest
 import torch
 
-from a3lab.attention.sweep import SweepConfig, run_group, run_sweep, sdpa_backend
+from a3lab.attention.bench_config import SweepConfig
+from a3lab.attention.sweep import run_group, run_sweep, sdpa_backend
 from a3lab.cli import main
 
 METHODS = ("full", "sliding-blocked", "sliding-matmul", "linformer", "flash-window")
@@ -22,7 +23,7 @@ def test_sweep_rows_name_their_device_and_time_in_interleaved_rounds() -> None:
     assert all(r["device"] == "cpu" for r in rows + result["exactness"])
     timed = [r for r in rows if r["seconds"]]
     assert {r["method"] for r in timed} == {"full", "sliding-blocked", "sliding-matmul", "linformer"}
-    assert all(r["seconds"]["n"] == 2 and r["seconds"]["min"] <= r["seconds"]["median"] for r in timed)
+    assert all(r["seconds"]["rounds"] == 2 and r["seconds"]["low"] <= r["seconds"]["median"] for r in timed)
     assert all(r["ratios"]["vs_full"]["median"] > 0 for r in timed if r["method"] != "full")
     assert all(r["note"] == "flash_attn is CUDA only" for r in rows if r["method"] == "flash-window")
     assert {r["backend"] for r in rows if r["method"] == "full"} <= {"FLASH_ATTENTION", "MATH"}
@@ -46,7 +47,7 @@ def test_full_attention_stops_once_over_its_limit() -> None:
     first = run_group(cfg, torch.device("cpu"), 32, 4, "float32", "forward", stopped)
     assert stopped == {"full"} and first[0]["note"] == "over 1e-09 s"
     later = run_group(cfg, torch.device("cpu"), 64, 4, "float32", "forward", stopped)
-    assert later[0]["note"].startswith("stopped") and later[1]["seconds"]["n"] == 2
+    assert later[0]["note"].startswith("stopped") and later[1]["seconds"]["rounds"] == 2
 
 
 def test_sdpa_backend_is_named() -> None:

@@ -104,6 +104,11 @@ PRESETS = {
 """quick: N = 1k..4k, no FlexAttention; full: N = 1k..32k, every method"""
 
 
+def describe_presets() -> str:
+    """The presets in words, for --help."""
+    return "; ".join(f"{n}: N = {min(c.sizes)}..{max(c.sizes)}, {', '.join(c.methods)}" for n, c in PRESETS.items())
+
+
 def preset_config(preset: str, **overrides) -> BenchConfig:
     """The configuration of a named preset ("quick" or "full"), with fields overridden."""
     if preset not in PRESETS:

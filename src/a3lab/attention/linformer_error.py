@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 
 from a3lab.attention.functional import full_attention, linformer_attention
-from a3lab.attention.task_config import PROJECTIONS, LinformerErrorConfig, Projection
-from a3lab.attention.tasks import SequenceClassifier
+from a3lab.attention.task_config import PROJECTIONS, LinformerErrorConfig, Projection, TrainConfig, task_defaults
+from a3lab.attention.tasks import SequenceClassifier, load_model, sample_tokens, train_model
 from a3lab.errors import UserError
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -131,3 +131,39 @@ def linformer_error(
         "projection": config.projection,
         "seq_len": config.seq_len,
     }
+
+
+def format_error_table(result: dict) -> str:
+    """`linformer_error`'s result as text: what was measured, then one line per K."""
+    lines = [
+        f"Linformer relative error ||lin - full|| / ||full||, {result['projection']} projection, "
+        f"N = {result['seq_len']}",
+        f"trained model: {result.get('model', 'none')}",
+        f"{'K':>6} {'random':>10} {'trained':>10}",
+    ]
+    for i, k in enumerate(result["k"]):
+        trained = "" if result["trained"] is None else f"{result['trained'][i]:.4f}"
+        lines.append(f"{k:>6} {result['random'][i]:>10.4f} {trained:>10}")
+    return "\n".join(lines)
+
+
+def measured_model(
+    checkpoint: str | None, train_steps: int, examples: int | None, seed: int, device: torch.device
+) -> tuple[SequenceClassifier | None, torch.Tensor | None, str]:
+    """The trained model to measure on and `examples` test sequences of its task: loaded from a checkpoint,
+    or a full-attention pixel-mnist model trained `train_steps` steps here; (None, None, "none") with neither.
+
+    Shapes: -> tokens int64 `[examples, N]`.
+    """
+    examples = LinformerErrorConfig.examples if examples is None else examples
+    if checkpoint:
+        model, config = load_model(checkpoint, device)
+        source = f"{checkpoint} ({config.task}, {config.kind})"
+    elif train_steps:
+        options = {**task_defaults("pixel-mnist"), "steps": train_steps, "seed": seed, "device": str(device)}
+        config = TrainConfig.create(task="pixel-mnist", kind="full", **options)
+        model, result = train_model(config)
+        source = f"full attention trained {train_steps} steps on pixel-mnist ({result['accuracy']:.1%})"
+    else:
+        return None, None, "none"
+    return model, sample_tokens(config, examples).to(device), source

@@ -295,3 +295,18 @@ def task_defaults(task: str, preset: str = "full") -> dict:
                 "test_examples": p.long_range_test_examples, **p.long_range}  # fmt: skip
     return {"steps": p.pixel_steps, "batch_size": p.batch_size, "train_examples": p.pixel_train_examples,
             "test_examples": p.pixel_test_examples, **p.pixel}  # fmt: skip
+
+
+def task_defaults_text() -> dict[str, str]:
+    """What --help says for a field the tasks set: "28 pixel, 32 long-range" (one value where they agree)."""
+    pixel, long_range = task_defaults("pixel-mnist"), task_defaults("long-range")
+    config = {**_defaults(AttentionConfig), **_defaults(ModelConfig), **_defaults(TrainConfig)}
+    shown = {}
+    for name in dict.fromkeys([*pixel, *long_range]):
+        a, b = pixel.get(name, config[name]), long_range.get(name, config[name])
+        shown[name] = str(a) if a == b else ", ".join(f"{v} {t}" for v, t in ((a, "pixel"), (b, "long-range")) if v)
+    return shown
+
+
+def _defaults(cls: type) -> dict[str, Any]:
+    return {name: info.default for name, info in field_info(cls).items() if info.kind != "config"}

@@ -246,30 +246,12 @@ def evaluate(model: nn.Module, tokens: torch.Tensor, labels: torch.Tensor, batch
     return correct / max(1, len(tokens))
 
 
-def train_model(
-    config: TrainConfig, *, root: str | Path | None = None, progress_bar: bool = True
-) -> tuple[SequenceClassifier, dict]:
-    """Train one classifier on one task and score it on the test set.
-
-    Returns:
-        the trained model, and a dict with "accuracy" (test), "seconds_per_epoch" (measured training seconds
-        divided by the epochs run over the `train_examples` sequences), "steps", "train_examples",
-        "test_examples", "train_seconds", "eval_seconds", "parameters", "receptive_field" (one-sided, None =
-        whole sequence), "final_loss", "history" (loss every ~10% of the steps) and "config" (resolved).
-
-    Raises:
-        TrainingDiverged: the loss became NaN or infinite.
-    """
-
-    device = resolve_device(config.device)
-    seed_everything(config.seed)
-    data = _TaskData(config, device, root)
-    mc = config.model
-    model = SequenceClassifier(mc).to(device)
+def _fit(
+    model: SequenceClassifier, data: _TaskData, config: TrainConfig, device: torch.device, progress_bar: bool
+) -> tuple[float, float, list[dict]]:
+    """Train `config.steps` steps: (training seconds, last loss, loss every ~10% of the steps)."""
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: warmup_cosine_factor(s, config.steps, WARMUP_FRACTION)
-    )
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_cosine_factor(s, config.steps, WARMUP_FRACTION))
     history: list[dict] = []
     every = max(1, config.steps // 10)
     train_seconds = 0.0
@@ -294,6 +276,42 @@ def train_model(
             history.append({"step": step, "loss": round(loss_value, 5)})
             if hasattr(bar, "set_postfix"):
                 bar.set_postfix(loss=f"{loss_value:.3f}")
+    return train_seconds, loss_value, history
+
+
+RESULT_HEADER = f"{'kind':<16} {'accuracy':>9} {'s/epoch':>9} {'steps':>6} {'train ex':>9} {'reach':>6} {'params':>8}"
+
+
+def result_line(kind: str, result: dict) -> str:
+    """One run's row under `RESULT_HEADER` (reach "all": the whole sequence)."""
+    reach = "all" if result["receptive_field"] is None else result["receptive_field"]
+    return (
+        f"{kind:<16} {100 * result['accuracy']:>8.2f}% {result['seconds_per_epoch']:>9.1f} "
+        f"{result['steps']:>6} {result['train_examples']:>9} {reach:>6} {result['parameters']:>8}"
+    )
+
+
+def train_model(
+    config: TrainConfig, *, root: str | Path | None = None, progress_bar: bool = True
+) -> tuple[SequenceClassifier, dict]:
+    """Train one classifier on one task and score it on the test set.
+
+    Returns:
+        the trained model, and a dict with "accuracy" (test), "seconds_per_epoch" (measured training seconds
+        divided by the epochs run over the `train_examples` sequences), "steps", "train_examples",
+        "test_examples", "train_seconds", "eval_seconds", "parameters", "receptive_field" (one-sided, None =
+        whole sequence), "final_loss", "history" (loss every ~10% of the steps) and "config" (resolved).
+
+    Raises:
+        TrainingDiverged: the loss became NaN or infinite.
+    """
+
+    device = resolve_device(config.device)
+    seed_everything(config.seed)
+    data = _TaskData(config, device, root)
+    mc = config.model
+    model = SequenceClassifier(mc).to(device)
+    train_seconds, loss_value, history = _fit(model, data, config, device, progress_bar)
     t0 = time.perf_counter()
     accuracy = evaluate(model, *data.test, batch_size=config.eval_batch_size)
     eval_seconds = time.perf_counter() - t0

@@ -2,7 +2,8 @@
 
 `bench` times and measures full, sliding-window and Linformer attention against N; `train` fits the small
 encoder with each attention kind on pixel-sequence MNIST / Fashion-MNIST or the synthetic long-range task;
-`linformer-error` measures Linformer's relative output error against full attention as K grows.
+`linformer-error` measures Linformer's relative output error against full attention as K grows. The flags
+are generated from the configs (`a3lab.attention.bench_config`, `a3lab.attention.task_config`).
 """
 
 from __future__ import annotations
@@ -12,15 +13,18 @@ import contextlib
 import json
 from pathlib import Path
 
-from a3lab.commands import (
-    add_common,
-    check_output_file_arg,
-    int_range,
-    max_threads,
-    positive_float,
-    positive_int,
-    refuse_existing,
+from a3lab.attention.bench_config import METHODS, PRESETS, SWEEP_METHODS, BenchConfig, SweepConfig, describe_presets
+from a3lab.attention.task_config import (
+    KINDS,
+    PIXEL_KINDS,
+    LinformerErrorConfig,
+    TrainConfig,
+    task_defaults,
+    task_defaults_text,
 )
+from a3lab.commands import add_common, check_output_file_arg, int_range, refuse_existing, word_list
+from a3lab.commands.flags import add_flags, add_threads, apply_threads, overrides
+from a3lab.config import field_docs
 from a3lab.errors import UserError
 
 
@@ -32,21 +36,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     _register_linformer_error(actions)
 
 
-def _sizes(text: str) -> tuple[int, ...]:
-    try:
-        sizes = tuple(int(s) for s in text.replace(" ", "").split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if not sizes or min(sizes) < 1 or max(sizes) > 2**20:
-        raise argparse.ArgumentTypeError(f"expected integers in 1 .. {2**20:,}, got {text!r}")
-    return sizes
-
-
-def _methods(text: str) -> tuple[str, ...]:
-    methods = tuple(s.strip() for s in text.split(","))
-    if not text.strip() or any(not m for m in methods):
-        raise argparse.ArgumentTypeError(f"expected comma-separated method names without empty items, got {text!r}")
-    return methods
+def _flat(nested: dict) -> dict:
+    """{"model": {"depth": 2}} -> {"depth": 2}: the given flags by field name."""
+    out = {}
+    for name, value in nested.items():
+        out.update(_flat(value) if isinstance(value, dict) else {name: value})
+    return out
 
 
 def _register_bench(actions: argparse._SubParsersAction) -> None:
@@ -56,137 +51,71 @@ def _register_bench(actions: argparse._SubParsersAction) -> None:
         description="Times full SDPA, our sliding window (each backend), Linformer and, when transformers is "
         "installed, HF's LongformerSelfAttention on the same q, k, v; prints a table, saves JSON and plots.",
     )
-    p.add_argument(
-        "--preset",
-        default="quick",
-        choices=["quick", "full"],
-        help="quick: N = 1k..4k, no FlexAttention; full: N = 1k..32k, all backends (default: quick)",
-    )
-    p.add_argument("--sizes", type=_sizes, default=None, help="sequence lengths, e.g. 1024,2048 (default: preset)")
+    p.add_argument("--preset", default="quick", choices=list(PRESETS), help=f"{describe_presets()} (default: quick)")
     p.add_argument(
         "--methods",
-        type=_methods,
+        type=word_list,
         default=None,
-        help="comma-separated: full, sliding-blocked, sliding-matmul, sliding-flex, linformer, "
-        "hf-longformer (default: preset)",
+        help=f"comma-separated: {', '.join(METHODS)}; with --sweep: {', '.join(SWEEP_METHODS)} (default: preset)",
     )
-    p.add_argument("--heads", type=int_range(1, 1024), default=12, help="heads H (default: 12)")
-    p.add_argument("--head-dim", type=int_range(1, 4096), default=64, help="head dim D (default: 64)")
+    add_flags(p, BenchConfig, skip=("methods",), defaults={"sizes": "preset", "repeats": "preset"})
+    add_threads(p, default=1)
     p.add_argument(
-        "--window",
-        type=int_range(1, 2**20),
-        default=128,
-        help="one-sided window W; HF attention_window = 2 W (default: 128)",
+        "--sweep",
+        action="store_true",
+        help="the device sweep (always on CUDA): forward and forward+backward, each of --dtypes and --windows, "
+        f"interleaved rounds (--repeats, default {SweepConfig.rounds}), peak memory, exactness at N <= "
+        f"{SweepConfig.exact_max_n}",
     )
-    p.add_argument("--linformer-k", type=int_range(1, 2**20), default=256, help="Linformer rank K (default: 256)")
-    p.add_argument("--repeats", type=int_range(1, 100_000), default=None, help="timed calls per cell (default: preset)")
-    p.add_argument(
-        "--threads",
-        type=int_range(0, max_threads()),
-        default=1,
-        help="intra-op threads, 0 = torch default (default: 1)",
-    )
-    p.add_argument(
-        "--matmul-size",
-        type=int_range(1, 16_384),
-        default=2048,
-        help="square matmul for the machine's GFLOP/s (default: 2048)",
-    )
-    p.add_argument(
-        "--clock",
-        default="cpu",
-        choices=["cpu", "wall"],
-        help="cpu: process CPU time, robust on a shared machine; wall: elapsed (default: cpu)",
-    )
-    p.add_argument("--no-backward", action="store_true", help="skip the forward+backward timing")
-    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocess")
-    _add_sweep_arguments(p)
+    add_flags(p, SweepConfig, only=("windows", "dtypes"))
     p.add_argument("--out", default="runs/attention_bench", help="folder for JSON and plots (default: %(default)s)")
     p.add_argument("--force", action="store_true", help="replace the results already in --out")
     add_common(p)
     p.set_defaults(func=cmd_bench)
 
 
-def _add_sweep_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--sweep",
-        action="store_true",
-        help="the device sweep (always on CUDA): forward and forward+backward, each of --dtypes and --windows, "
-        "interleaved rounds (--repeats, default 5), peak memory, exactness at N <= 4096",
-    )
-    p.add_argument("--windows", type=_sizes, default=(128, 256), help="sweep: one-sided windows (default: 128,256)")
-    p.add_argument(
-        "--dtypes", type=_methods, default=("bfloat16", "float32"), help="sweep: dtypes (default: bfloat16,float32)"
-    )
-
-
 def cmd_bench(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from a3lab.attention.bench import format_table, hf_installed, plot, preset_config, run_benchmark
-    from a3lab.utils import resolve_device, seed_everything, write_json
+    from a3lab.attention.bench import format_table, plot, run_benchmark
+    from a3lab.attention.bench_config import hf_installed, preset_config
+    from a3lab.utils import resolve_device, seed_everything
 
     device = resolve_device(args.device)
+    apply_threads(args)
     if args.sweep or device.type == "cuda":
         return _cmd_sweep(args, str(device))
-    refuse_existing([Path(args.out) / "attention_bench.json"], args.force, folder=args.out)
-    seed_everything(args.seed)
-    overrides = dict(
-        heads=args.heads,
-        head_dim=args.head_dim,
-        window=args.window,
-        linformer_k=args.linformer_k,
-        threads=args.threads,
-        matmul_size=args.matmul_size,
-        clock=args.clock,
-        backward=not args.no_backward,
-        memory=not args.no_memory,
-        device=str(device),
-        seed=args.seed,
-    )
-    for name in ("sizes", "methods", "repeats"):
-        if getattr(args, name) is not None:
-            overrides[name] = getattr(args, name)
-    config = preset_config(args.preset, **overrides)
-    result = run_benchmark(config)
-    print(format_table(result))
     out = Path(args.out)
+    refuse_existing([out / "attention_bench.json"], args.force, folder=args.out)
+    seed_everything(args.seed)
+    given = {**overrides(args, BenchConfig), "device": str(device), "seed": args.seed, "threads": args.threads}
+    result = run_benchmark(preset_config(args.preset, **given))
+    print(format_table(result))
     images = plot(result, out)
-    write_json({**result, "images": images, "hf_installed": hf_installed()}, out / "attention_bench.json")
-    print(f"wrote {out / 'attention_bench.json'} and {', '.join(images)}")
+    _write({**result, "images": images, "hf_installed": hf_installed()}, out / "attention_bench.json")
     return 0
 
 
+def _write(result: dict, path: Path) -> None:
+    from a3lab.utils import write_json
+
+    write_json(result, path)
+    print(f"wrote {path} and {', '.join(result['images'])}")
+
+
 def _cmd_sweep(args: argparse.Namespace, device: str) -> int:
-    from a3lab.attention.sweep import SweepConfig, format_sweep, plot_sweep, run_sweep
+    from a3lab.attention.sweep import format_sweep, plot_sweep, run_sweep
     from a3lab.utils import seed_everything, write_json
 
     out = Path(args.out)
     refuse_existing([out / "attention_sweep.json"], args.force, folder=args.out)
     seed_everything(args.seed)
-    options = dict(windows=args.windows, dtypes=args.dtypes, heads=args.heads, head_dim=args.head_dim)
-    options.update(linformer_k=args.linformer_k, device=device, seed=args.seed)
-    options["extra"] = {"command": "a3lab attention bench --sweep"}
-    if args.sizes is not None:
-        options["sizes"] = args.sizes
-    if args.methods is not None:
-        options["methods"] = args.methods
-    if args.repeats is not None:
-        options["rounds"] = args.repeats
-    config = SweepConfig(**options)
-    result = run_sweep(config, on_group=lambda partial: write_json(partial, out / "attention_sweep.json"))
+    options = {**overrides(args, SweepConfig), "device": device, "seed": args.seed}
+    options.update(extra={"command": "a3lab attention bench --sweep"}, rounds=args.repeats or SweepConfig.rounds)
+    save = lambda partial: write_json(partial, out / "attention_sweep.json")  # noqa: E731
+    result = run_sweep(SweepConfig(**options), on_group=save)
     images = plot_sweep(result, out)
-    write_json({**result, "images": images}, out / "attention_sweep.json")
     print(format_sweep(result))
-    print(f"wrote {out / 'attention_sweep.json'} and {', '.join(images)}")
+    _write({**result, "images": images}, out / "attention_sweep.json")
     return 0
-
-
-TASK_CHOICES = ("pixel-mnist", "pixel-fashion-mnist", "long-range")
-TRAIN_OPTIONS = ("steps", "batch_size", "train_examples", "test_examples", "dim", "depth", "heads", "window")
-TRAIN_OPTIONS += ("dilation", "k", "length", "span", "readout", "lr")
-"""TrainConfig fields whose unset flags take the task's defaults."""
-KIND_CHOICES = ("full", "sliding", "sliding-global", "sliding-dilated", "linformer", "all")
 
 
 def _register_train(actions: argparse._SubParsersAction) -> None:
@@ -196,61 +125,54 @@ def _register_train(actions: argparse._SubParsersAction) -> None:
         description="Train the small encoder with each attention kind on one task and score it on test data. "
         "Unset options take the task's defaults (the report's 'full' preset budget).",
     )
-    tr.add_argument("--task", required=True, choices=TASK_CHOICES, help="what to learn")
+    add_flags(tr, TrainConfig, skip=("seed", "device"), defaults=task_defaults_text())
+    task = next(a for a in tr._actions if a.dest == "task")
+    task.required, task.help = True, field_docs(TrainConfig)["task"]
+    kinds = [k.replace("_", "-") for k in KINDS]
     tr.add_argument(
         "--kind",
+        dest="kinds",
         default="all",
-        choices=KIND_CHOICES,
-        help="attention kind; all = full, sliding, sliding-global and linformer on pixel tasks, "
-        "plus sliding-dilated on long-range (default: all)",
-    )
-    tr.add_argument(
-        "--steps", type=int_range(1, 10_000_000), default=None, help="training steps (default: 200 pixel, 40 long)"
-    )
-    tr.add_argument(
-        "--batch-size", type=int_range(1, 65_536), default=None, help="sequences per step (default: 32 / 16)"
-    )
-    tr.add_argument(
-        "--lr", type=positive_float, default=None, help="peak AdamW learning rate (default: 1e-2 pixel, 3e-3 long)"
-    )
-    tr.add_argument(
-        "--train-examples",
-        type=positive_int,
-        default=None,
-        help="pixel: training images, a seeded subset (default: 6400)",
-    )
-    tr.add_argument("--test-examples", type=positive_int, default=None, help="test sequences (default: 2000 / 256)")
-    tr.add_argument("--dim", type=int_range(1, 4096), default=None, help="model width (default: 32)")
-    tr.add_argument("--depth", type=int_range(1, 64), default=None, help="encoder blocks (default: 1 pixel, 2 long)")
-    tr.add_argument("--heads", type=int_range(1, 256), default=None, help="attention heads (default: 2)")
-    tr.add_argument("--window", type=int_range(1, 2**20), default=None, help="one-sided window (default: 28 / 32)")
-    tr.add_argument(
-        "--dilation",
-        type=int_range(1, 2**20),
-        default=None,
-        help="sliding-dilated: layer l uses dilation**l (default: 65)",
-    )
-    tr.add_argument("--k", type=int_range(1, 2**20), default=None, help="Linformer projected length K (default: 64)")
-    tr.add_argument(
-        "--length", type=int_range(1, 2**20), default=None, help="long-range: sequence length (default: 2048)"
-    )
-    tr.add_argument(
-        "--span",
-        type=int_range(1, 2**20),
-        default=None,
-        help="long-range: tokens carrying each end's symbol (default: 128)",
-    )
-    tr.add_argument(
-        "--readout",
-        default=None,
-        choices=["cls", "mean"],
-        help="read out a CLS token or the mean of the tokens (default: cls on long-range; on pixel tasks cls for "
-        "sliding-global, mean otherwise)",
+        choices=[*kinds, "all"],
+        help=f"attention kind; all = {', '.join(k.replace('_', '-') for k in PIXEL_KINDS)} on pixel tasks, "
+        "every kind on long-range (default: all)",
     )
     tr.add_argument("--out", default=None, help="folder for results.json and one checkpoint per kind")
     tr.add_argument("--force", action="store_true", help="write into a non-empty --out")
     add_common(tr)
     tr.set_defaults(func=cmd_train)
+
+
+def _kinds(kind: str, task: str) -> list[str]:
+    if kind == "all":
+        return list(KINDS if task == "long-range" else PIXEL_KINDS)
+    return [kind.replace("-", "_")]
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from a3lab.attention.tasks import RESULT_HEADER, result_line, save_model, train_model
+    from a3lab.utils import open_run_folder, write_json
+
+    options = {**task_defaults(args.task), **_flat(overrides(args, TrainConfig))}
+    # every kind's config is checked before the first (long) training run starts
+    configs = [TrainConfig.create(**options, kind=kind) for kind in _kinds(args.kinds, args.task)]
+    out = Path(args.out) if args.out else None
+    with open_run_folder(out, force=args.force) if out is not None else contextlib.nullcontext():
+        results = {}
+        print(RESULT_HEADER)
+        for config in configs:
+            model, result = train_model(config)
+            results[config.kind] = result
+            print(result_line(config.kind, result), flush=True)
+            if out is not None:
+                save_model(model, out / f"{args.task}_{config.kind}.pt", config)
+        if out is not None:
+            write_json({"task": args.task, "results": results}, out / "results.json")
+            print(f"wrote {out / 'results.json'} and one checkpoint per kind")
+        else:
+            compact = {k: {m: r[m] for m in ("accuracy", "seconds_per_epoch", "steps")} for k, r in results.items()}
+            print(json.dumps({"task": args.task, "results": compact}))
+    return 0
 
 
 def _register_linformer_error(actions: argparse._SubParsersAction) -> None:
@@ -260,19 +182,9 @@ def _register_linformer_error(actions: argparse._SubParsersAction) -> None:
         description="Relative error ||lin - full|| / ||full|| for each K, on random Gaussian q, k, v and on the "
         "first-layer q, k, v of a trained model (from --checkpoint, or trained here with --train-steps).",
     )
-    le.add_argument(
-        "--k",
-        dest="ks",
-        default="8,16,32,64,128,256,392,784",
-        help="comma-separated projected lengths K (default: 8,16,32,64,128,256,392,784)",
-    )
-    le.add_argument(
-        "--projection",
-        default="pool",
-        choices=["pool", "gaussian"],
-        help="E = F: mean pooling over N/K positions, or Gaussian random (default: pool)",
-    )
-    le.add_argument("--examples", type=int_range(1, 100_000), default=16, help="sequences to measure on (default: 16)")
+    ks = ",".join(map(str, LinformerErrorConfig.ks))
+    le.add_argument("--k", dest="ks", default=ks, help=f"comma-separated projected lengths K (default: {ks})")
+    add_flags(le, LinformerErrorConfig, skip=("seed",))
     le.add_argument("--checkpoint", default=None, help="a model saved by `a3lab attention train --out`")
     le.add_argument(
         "--train-steps",
@@ -288,104 +200,29 @@ def _register_linformer_error(actions: argparse._SubParsersAction) -> None:
     le.set_defaults(func=cmd_linformer_error)
 
 
-def _kinds(kind: str, task: str) -> list[str]:
-    from a3lab.attention.tasks import KINDS, PIXEL_KINDS, cli_kind
-
-    if kind == "all":
-        return list(KINDS if task == "long-range" else PIXEL_KINDS)
-    return [cli_kind(kind)]
-
-
-def _fmt_field(value) -> str:
-    return "all" if value is None else str(value)
-
-
-def cmd_train(args: argparse.Namespace) -> int:
-    from a3lab.attention.experiment import task_defaults
-    from a3lab.attention.tasks import TrainConfig, save_model, train_model
-    from a3lab.utils import write_json
-
-    defaults = task_defaults(args.task)
-    given = {name: getattr(args, name) for name in TRAIN_OPTIONS if getattr(args, name) is not None}
-    options = {**defaults, **given}
-    kinds = _kinds(args.kind, args.task)
-    # validate every kind's config before the first (long) training run starts
-    configs = [TrainConfig(task=args.task, kind=kind, seed=args.seed, device=args.device, **options) for kind in kinds]
-    out = Path(args.out) if args.out else None
-    from a3lab.utils import open_run_folder
-
-    folder = open_run_folder(out, force=args.force) if out is not None else contextlib.nullcontext()
-    with folder:
-        results = {}
-        print(f"{'kind':<16} {'accuracy':>9} {'s/epoch':>9} {'steps':>6} {'train ex':>9} {'reach':>6} {'params':>8}")
-        for config in configs:
-            model, result = train_model(config)
-            results[config.kind] = result
-            print(
-                f"{config.kind:<16} {100 * result['accuracy']:>8.2f}% {result['seconds_per_epoch']:>9.1f} "
-                f"{result['steps']:>6} {result['train_examples']:>9} {_fmt_field(result['receptive_field']):>6} "
-                f"{result['parameters']:>8}",
-                flush=True,
-            )
-            if out is not None:
-                save_model(model, out / f"{args.task}_{config.kind}.pt", config)
-        summary = {"task": args.task, "results": results}
-        if out is not None:
-            write_json(summary, out / "results.json")
-            print(f"wrote {out / 'results.json'} and one checkpoint per kind")
-        else:
-            compact = {k: {m: r[m] for m in ("accuracy", "seconds_per_epoch", "steps")} for k, r in results.items()}
-            print(json.dumps({"task": args.task, "results": compact}))
-    return 0
-
-
-def _parse_ks(text: str) -> list[int]:
+def _parse_ks(text: str) -> tuple[int, ...]:
     try:
-        ks = [int(v) for v in text.replace(" ", "").split(",")]  # an empty item is an error, not skipped
+        return tuple(int(v) for v in text.replace(" ", "").split(","))  # an empty item is an error, not skipped
     except ValueError:
         raise UserError(f"`k` must be comma-separated integers, got {text!r}") from None
-    if not ks:
-        raise UserError("`k` needs at least one value")
-    return ks
 
 
 def cmd_linformer_error(args: argparse.Namespace) -> int:
-    from a3lab.attention.experiment import plot_linformer_error, task_defaults
-    from a3lab.attention.linformer_error import LinformerErrorConfig, linformer_error
-    from a3lab.attention.tasks import TrainConfig, load_model, sample_tokens, train_model
+    from a3lab.attention.experiment import plot_linformer_error
+    from a3lab.attention.linformer_error import format_error_table, linformer_error, measured_model
     from a3lab.utils import resolve_device, seed_everything, write_json
 
     ks = _parse_ks(args.ks)
     for param in ("out", "plot"):
         if getattr(args, param):
             check_output_file_arg(getattr(args, param), args.force, param=param)
-    if args.train_steps < 0:
-        raise UserError(f"`train_steps` must be >= 0, got {args.train_steps}")
     seed_everything(args.seed)
     device = resolve_device(args.device)
-    model, tokens, source = None, None, "none"
-    if args.checkpoint:
-        model, train_config = load_model(args.checkpoint, device)
-        source = f"{args.checkpoint} ({train_config.task}, {train_config.kind})"
-    elif args.train_steps:
-        options = {**task_defaults("pixel-mnist"), "steps": args.train_steps}
-        train_config = TrainConfig(task="pixel-mnist", kind="full", seed=args.seed, device=args.device, **options)
-        model, result = train_model(train_config)
-        source = f"full attention trained {args.train_steps} steps on pixel-mnist ({100 * result['accuracy']:.1f}%)"
-    seq_len = model.config.tokens if model is not None else 784
-    config = LinformerErrorConfig(
-        ks=tuple(ks), seq_len=seq_len, examples=args.examples, projection=args.projection, seed=args.seed
-    )
-    if model is not None:
-        tokens = sample_tokens(train_config, args.examples).to(device)
-    result = linformer_error(config, model, tokens)
-    result["model"] = source
-    print(f"Linformer relative error ||lin - full|| / ||full||, {args.projection} projection, N = {seq_len}")
-    print(f"trained model: {source}")
-    print(f"{'K':>6} {'random':>10} {'trained':>10}")
-    for i, k in enumerate(result["k"]):
-        trained = "" if result["trained"] is None else f"{result['trained'][i]:.4f}"
-        print(f"{k:>6} {result['random'][i]:>10.4f} {trained:>10}")
+    given = {**overrides(args, LinformerErrorConfig), "ks": ks}
+    model, tokens, source = measured_model(args.checkpoint, args.train_steps, given.get("examples"), args.seed, device)
+    seq_len = model.config.tokens if model is not None else LinformerErrorConfig.seq_len
+    result = {**linformer_error(LinformerErrorConfig(**given, seq_len=seq_len), model, tokens), "model": source}
+    print(format_error_table(result))
     if args.plot:
         print(f"wrote {plot_linformer_error(result, Path(args.plot))}")
     if args.out:

@@ -1,10 +1,8 @@
-"""Problem 3's attention library against a dense n x n reference (which lives only here)."""
+"""a3lab.attention.functional (and the band kernels under it) against a dense n x n reference, which lives only here."""
 
 from __future__ import annotations
 
-import json
 import math
-import time
 
 import pytest
 import torch
@@ -13,25 +11,7 @@ from hypothesis import strategies as st
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from a3lab import attention
-from a3lab.attention import (
-    MultiHeadSelfAttention,
-    TransformerEncoder,
-    full_attention,
-    linformer_attention,
-    sliding_window_attention,
-)
-from a3lab.attention import bench as attention_bench
-from a3lab.attention.bench import (
-    BenchConfig,
-    _peak_rss_mb,
-    fit_slope,
-    format_table,
-    hf_max_abs_diff,
-    report_experiment,
-    run_benchmark,
-    time_calls,
-)
-from a3lab.cli import main
+from a3lab.attention.functional import full_attention, linformer_attention, sliding_window_attention
 
 
 def dense_reference(q, k, v, window, dilation=1, global_mask=None, key_padding_mask=None, causal=False):
@@ -254,77 +234,6 @@ def test_nan_key_reaches_the_queries_its_docstring_says(backend: str, nan_rows: 
     assert len(rows) == nan_rows
 
 
-@pytest.mark.parametrize(
-    "kwargs,message",
-    [
-        (dict(kind="sliding", window=0), "`window`"),
-        (dict(kind="sliding", dilation=-1), "`dilation`"),
-        (dict(kind="linformer", seq_len=16, k=0), "`k`"),
-        (dict(kind="linformer", seq_len=16, k=17), "`k`"),
-        (dict(kind="linformer", seq_len=16, k=4, causal=True), "causal"),
-        (dict(kind="linear"), "`kind`"),
-        (dict(kind="linformer", seq_len=16, k=4, sharing="all"), "`sharing`"),
-    ],
-)
-def test_module_options_are_validated(kwargs, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        MultiHeadSelfAttention(16, 2, **kwargs)
-
-
-KINDS = [
-    ("full", {}),
-    ("sliding", dict(window=3, dilation=2, global_tokens=1)),
-    ("linformer", dict(seq_len=24, k=6, sharing="none")),
-    ("linformer", dict(seq_len=24, k=6, sharing="key-value")),
-    ("linformer", dict(seq_len=24, k=6, sharing="layerwise")),
-]
-
-
-@pytest.mark.parametrize("kind,options", KINDS)
-def test_encoder_shapes_padding_and_overfits_one_batch(kind: str, options: dict) -> None:
-    torch.manual_seed(0)
-    model = TransformerEncoder(16, 2, 2, kind, mlp_ratio=2.0, **options)
-    head = torch.nn.Linear(16, 3)
-    x = torch.randn(6, 20, 16)
-    pad = torch.zeros(6, 20, dtype=torch.bool)
-    pad[3:, 17:] = True
-    y = torch.arange(6) % 3
-    assert model(x, pad).shape == (6, 20, 16)
-    opt = torch.optim.Adam([*model.parameters(), *head.parameters()], lr=1e-2)
-    losses = []
-    for _ in range(60):
-        logits = head(model(x, pad)[:, 0])
-        loss = torch.nn.functional.cross_entropy(logits, y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    assert losses[-1] < 0.1 * losses[0]
-
-
-def test_linformer_sharing_counts_parameters() -> None:
-    def projections(sharing: str) -> int:
-        model = TransformerEncoder(16, 3, 2, "linformer", seq_len=24, k=6, sharing=sharing)
-        return sum(p.numel() for name, p in model.named_parameters() if name.endswith((".E", ".F")))
-
-    per_layer = 6 * 24
-    assert projections("none") == 3 * 2 * 2 * per_layer  # layers x (E, F) x heads
-    assert projections("headwise") == 3 * 2 * per_layer
-    assert projections("key-value") == 3 * per_layer
-    assert projections("layerwise") == per_layer
-
-
-def test_global_token_row_is_full_attention() -> None:
-    torch.manual_seed(0)
-    sliding = MultiHeadSelfAttention(16, 2, "sliding", window=2, global_tokens=1)
-    full = MultiHeadSelfAttention(16, 2, "full")
-    full.load_state_dict(sliding.state_dict())
-    x = torch.randn(2, 30, 16)
-    a, b = sliding(x), full(x)
-    assert (a[:, 0] - b[:, 0]).abs().max() <= 1e-5
-    assert (a[:, 15] - b[:, 15]).abs().max() > 1e-3  # a middle token only sees its window and the CLS token
-
-
 def test_flex_backend_equals_reference_and_caches_its_block_mask(monkeypatch: pytest.MonkeyPatch) -> None:
     flex = pytest.importorskip("torch.nn.attention.flex_attention")
     monkeypatch.setattr(attention.flex, "_COMPILED_FLEX", [flex.flex_attention])  # eager: no 20 s compile in tests
@@ -340,113 +249,6 @@ def test_flex_backend_equals_reference_and_caches_its_block_mask(monkeypatch: py
     assert attention.flex_block_mask(2, 40, 5, 2, glob.clone(), pad.clone(), True, q.device) is first
     with pytest.raises(ValueError, match="backward on CPU"):
         sliding_window_attention(*qkv(1, 1, 8, 4, requires_grad=True), 2, backend="flex")
-
-
-def test_dropout_only_in_training() -> None:
-    torch.manual_seed(0)
-    layer = MultiHeadSelfAttention(16, 2, "sliding", window=3, dropout=0.5)
-    x = torch.randn(2, 12, 16)
-    layer.eval()
-    assert torch.equal(layer(x), layer(x))
-    layer.train()
-    assert not torch.equal(layer(x), layer(x))
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# the benchmark (tiny shapes: the real one is benchmarks/attention.py)
-
-TINY = dict(sizes=(64, 128), heads=2, head_dim=8, window=8, linformer_k=32, repeats=1, matmul_size=128, hf_check_n=64)
-
-
-def test_fit_slope_recovers_power_laws() -> None:
-    assert fit_slope([(n, 3e-6 * n**2) for n in (1024, 2048, 4096, 8192)]) == pytest.approx(2.0)
-    assert fit_slope([(n, 0.5 * n) for n in (2048, 16384, 32768)]) == pytest.approx(1.0)  # 32k outside the fit
-    assert fit_slope([(1024, 1.0)]) is None
-
-
-@pytest.mark.parametrize(
-    ("clock", "device", "ticking"), [("cpu", "cpu", "process_time"), ("wall", "cpu", "perf_counter")]
-)
-def test_time_calls_reads_the_clock_it_names(monkeypatch: pytest.MonkeyPatch, clock, device, ticking) -> None:
-    # Fake clocks: the named one advances 2 ms per reading, the other stands still; no sleeping, no wall time.
-    ticks = iter(range(0, 10_000, 2))
-    for name in ("process_time", "perf_counter"):
-        monkeypatch.setattr(time, name, (lambda: next(ticks) / 1e3) if name == ticking else (lambda: 0.0))
-    first, later = time_calls(lambda: None, 3, device=device, clock=clock)
-    assert first == pytest.approx(2.0) and later == pytest.approx([2.0] * 3)
-
-
-def test_peak_rss_sees_torch_allocations() -> None:
-    assert _peak_rss_mb(lambda: torch.ones(10_000_000)) >= 35  # 40 MB of float32
-
-
-def test_benchmark_rows_and_summaries() -> None:
-    config = BenchConfig(**{**TINY, "linformer_k": 100}, methods=("full", "sliding-blocked", "linformer"), memory=False)
-    result = run_benchmark(config)
-    rows = {(r["n"], r["method"], r["backend"]): r for r in result["rows"]}
-    kinds = [("full", "sdpa"), ("sliding", "blocked"), ("linformer", "sdpa")]
-    assert set(rows) == {(n, m, b) for n in (64, 128) for m, b in kinds}
-    assert rows[(64, "linformer", "sdpa")]["forward_ms"] is None  # K = 100 > N = 64
-    assert rows[(64, "linformer", "sdpa")]["note"] == "K = 100 > N"
-    timed = [r for r in result["rows"] if r["note"] is None]
-    assert len(timed) == 5 and all(r["forward_ms"] > 0 and r["forward_backward_ms"] > 0 for r in timed)
-    assert set(result["slopes"]) == {"full", "sliding-blocked"}  # one Linformer point has no slope
-    assert result["matmul_gflops"] > 0 and result["band_gflops"]["sliding-blocked"] > 0
-    assert result["band_gflops_forward_backward"]["sliding-blocked"] > 0
-    assert all(r["device"] == "cpu" and r["clock"] == "cpu" for r in result["rows"])  # every timing names its device
-    assert set(result["speedup_vs_full"]) == {"64", "128"}
-    assert "sliding" in format_table(result) and "forward+backward (3x the forward's FLOPs)" in format_table(result)
-
-
-def test_report_experiment_returns_exactly_the_documented_keys(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(attention_bench.PRESETS, "quick", BenchConfig(**TINY, memory=True))
-    methods = ("full", "sliding-blocked", "linformer")
-    timing = {"methods": methods, "sizes": (64, 128, 256), "full_max_n": 128, "rounds": 5}
-    monkeypatch.setitem(attention_bench.REPORT_TIMING, "quick", timing)
-    monkeypatch.setattr(attention_bench, "hf_installed", lambda: False)
-    out = report_experiment("quick", tmp_path)
-    assert set(out) == {"images", "rows", "slopes", "matmul_gflops", "band_gflops", "hf", "speedup_vs_full",
-                        "speedup_vs_hf", "timing", "budget"}  # fmt: skip
-    t = out["timing"]
-    assert t["rounds"] == 5 and t["slope_sizes"] == [64, 128, 256] and t["device"] == "cpu"
-    assert set(t["slopes"]) == {"full", "sliding-blocked", "linformer"} and t["slopes"]["full"]["rounds"] == 5
-    assert set(t["ms"]["full"]) == {"64", "128"}  # full attention only up to full_max_n
-    assert [(s["n"], s["method"], s["ratio"]["rounds"]) for s in t["speedup_vs_full"]] == [
-        (64, "sliding-blocked", 5), (128, "sliding-blocked", 5)]  # fmt: skip
-    assert out["budget"]["done"] == out["budget"]["planned"] > 0 and out["budget"]["stopped"] is None
-    assert out["images"] and all((tmp_path / name).is_file() for name in out["images"])
-    assert out["hf"] == {"installed": False, "max_abs_diff": None}
-    assert out["speedup_vs_hf"] == {"64": None, "128": None}
-    assert all(
-        set(r) == {"n", "method", "backend", "device", "forward_ms", "forward_backward_ms", "peak_mb"}
-        for r in out["rows"]
-    )
-    assert all(r["peak_mb"] is not None for r in out["rows"] if r["forward_ms"] is not None)
-    json.dumps(out)
-
-
-def test_hugging_face_longformer_equals_ours() -> None:
-    pytest.importorskip("transformers")
-    assert hf_max_abs_diff(BenchConfig(**TINY), 64) <= 1e-5
-
-
-def test_cli_bench_writes_json_and_rejects_bad_flags(tmp_path) -> None:
-    flags = ["--sizes", "64,128", "--heads", "2", "--head-dim", "8", "--window", "8", "--linformer-k", "32",
-             "--matmul-size", "128"]  # fmt: skip
-    code = main(["attention", "bench", *flags, "--methods", "full,sliding-blocked", "--repeats", "1", "--no-memory",
-                 "--out", str(tmp_path)])  # fmt: skip
-    assert code == 0
-    saved = json.loads((tmp_path / "attention_bench.json").read_text())
-    assert {r["n"] for r in saved["rows"]} == {64, 128}
-    assert main(["attention", "bench", "--methods", "sliding-fast", "--no-memory", "--out", str(tmp_path)]) == 2
-    with pytest.raises(SystemExit) as exc:
-        main(["attention", "bench", "--window", "0"])
-    assert exc.value.code == 2
-
-
-def test_benchmark_refuses_a_linformer_k_above_every_size() -> None:
-    with pytest.raises(ValueError, match="`linformer_k`"):
-        BenchConfig(**{**TINY, "linformer_k": 129}, methods=("linformer",))
 
 
 @pytest.mark.parametrize("padded_from", [None, 10])
