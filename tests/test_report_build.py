@@ -59,6 +59,9 @@ def test_build_report_reuses_unchanged_sections_and_reports_failures(
     main(["report", "--preset", "full", "--out", str(out), "--device", "cpu", "--jobs", "1", "--only", "fake_ok"])
     assert CALLS == {"ok": ["quick", "full"], "bad": ["quick", "quick"]}
     assert "failed sections: fake_bad" in capsys.readouterr().out
+    stale = json.loads((out / "results.json").read_text())["sections"]["fake_bad"]
+    assert stale["status"] == "stale", "a stored result of other settings, left out by --only, is not shown as today's"
+    assert "--only fake_bad" in stale["error"] and stale["result"] is None
 
 
 def test_list_names_each_section_and_its_run_function(capsys) -> None:

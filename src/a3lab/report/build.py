@@ -17,7 +17,7 @@ from a3lab.errors import UserError
 from a3lab.report import DEFAULT_THREADS, PRESETS, TIMING_KEYS
 from a3lab.report.claims import CLAIMS, VERDICTS, Verdict, judge
 from a3lab.report.page import document, to_html, to_markdown
-from a3lab.report.run import run_sections
+from a3lab.report.run import run_sections, section_key
 from a3lab.section import Section
 from a3lab.utils import atomic_write_text, write_json
 
@@ -60,6 +60,20 @@ def without_timings(results: Any) -> Any:
     if isinstance(results, list):
         return [without_timings(v) for v in results]
     return results
+
+
+def _stored(section: Section, path: Path, key: str) -> dict:
+    """The stored record of a section left out by `only`: reused as it is when the code and settings that made
+    it are today's, else kept off the page's claims ("stale"), since an older result may not hold what today's
+    rules read."""
+    try:
+        old = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        old = {}
+    if old.get("key") == key:
+        return {**old, "status": "reused"}
+    why = f"its stored result was made by other code or settings: run `a3lab report --only {section.name}`"
+    return {"name": section.name, "status": "stale", "key": old.get("key"), "result": None, "error": why}
 
 
 def _check_options(preset: str, only: tuple[str, ...] | None, threads: int, jobs: int, names: list[str]) -> None:
@@ -121,7 +135,7 @@ def build_report(
         stored = out_dir / "sections" / f"{section.name}.json"
         if only and section.name not in only:
             if stored.is_file():
-                records[section.name] = {**json.loads(stored.read_text()), "status": "reused"}
+                records[section.name] = _stored(section, stored, section_key(section, preset, device, seed, threads))
             continue
         todo.append(section)
     args = (preset, out_dir, device, seed, force, threads)

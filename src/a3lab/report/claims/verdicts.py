@@ -116,6 +116,8 @@ def timing_rounds(r: dict, section: str) -> list[str]:
 
 def _not_measured(section: str, record: Mapping | None) -> str | None:
     """Why a section gives no measurement: it did not run, failed, or stopped early (None: it measured)."""
+    if record is not None and record.get("status") == "stale":
+        return f"section {section}: {record.get('error')}"
     if record is None or record.get("result") is None:
         return f"section {section} did not produce results"
     if record.get("status") == "failed":
