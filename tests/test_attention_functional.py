@@ -242,9 +242,10 @@ def test_flex_backend_equals_reference_and_caches_its_block_mask(monkeypatch: py
     glob[1, 3] = True
     pad = torch.zeros(2, 40, dtype=torch.bool)
     pad[0, 30:] = True
-    for dilation, causal in ((1, False), (2, True)):
-        out = sliding_window_attention(q, k, v, 5, dilation, glob, pad, causal, backend="flex")
-        assert (out - dense_reference(q, k, v, 5, dilation, glob, pad, causal)).abs().max() <= 1e-5
+    for dilation, causal, masks in ((1, False, (glob, pad)), (2, True, (glob, pad)), (1, False, (None, None))):
+        # 40 tokens run padded to the 128 of their length bucket: those keys must stay out of every row
+        out = sliding_window_attention(q, k, v, 5, dilation, *masks, causal, backend="flex")
+        assert (out - dense_reference(q, k, v, 5, dilation, *masks, causal)).abs().max() <= 1e-5
     first = attention.flex_block_mask(2, 40, 5, 2, glob, pad, True, q.device)
     assert attention.flex_block_mask(2, 40, 5, 2, glob.clone(), pad.clone(), True, q.device) is first
     with pytest.raises(ValueError, match="backward on CPU"):
@@ -285,3 +286,16 @@ def test_global_tokens_merged_by_log_sum_exp_have_exact_gradients() -> None:
 
     assert torch.autograd.gradcheck(f, (q, k, v))
     assert (f(q, k, v) - dense_reference(q, k, v, 2, global_mask=glob)).abs().max() <= 1e-10
+
+
+@pytest.mark.parametrize("backend", ["blocked", "matmul"])
+def test_autocast_with_global_tokens_stays_within_low_precision_error(backend) -> None:
+    q, k, v = qkv(2, 2, 40, 8, seed=10)
+    glob = torch.zeros(2, 40, dtype=torch.bool)
+    glob[0, [0, 20]] = glob[1, 3] = True
+    for pad in (None, torch.arange(40).expand(2, 40) >= torch.tensor([[40], [33]])):
+        ref = dense_reference(q, k, v, 5, 1, glob, pad)
+        for dtype in (torch.bfloat16, torch.float16):
+            with torch.autocast("cpu", dtype=dtype):
+                out = sliding_window_attention(q, k, v, 5, global_mask=glob, key_padding_mask=pad, backend=backend)
+            assert (out.float() - ref).abs().max() <= 8 * torch.finfo(dtype).eps

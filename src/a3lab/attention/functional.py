@@ -188,8 +188,8 @@ class _Globals:
             self.gather(q), k, v, attn_mask=allowed[:, None], dropout_p=dropout_p
         )  # (B, H, G, D)
         target = torch.where(self.slot_valid, self.indices, N)[:, None, :, None].expand(B, H, self.G, D)
-        # filler slots write into an extra row N that is dropped
-        return torch.cat([out, out.new_zeros(B, H, 1, D)], dim=2).scatter(2, target, rows)[:, :, :N]
+        # filler slots write into an extra row N that is dropped; under autocast the two may differ in dtype
+        return torch.cat([out, out.new_zeros(B, H, 1, D)], dim=2).scatter(2, target, rows.to(out.dtype))[:, :, :N]
 
 
 def _merge_by_lse(
@@ -208,7 +208,9 @@ def _merge_by_lse(
     Shapes: band_out, q `[B, H, N, D]`, band_lse `[B, H, N]`, k_glob, v_glob `[B, H, G, D]`,
         allowed `[B, N, G]` -> `[B, H, N, D]`.
     """
-    scores = (q @ k_glob.transpose(-1, -2)).masked_fill(~allowed[:, None], torch.finfo(q.dtype).min)  # (B,H,N,G)
+    scores = q @ k_glob.transpose(-1, -2)  # (B, H, N, G)
+    # the fill comes from the scores' dtype, not q's: under autocast the matmul runs in the lower precision
+    scores = scores.masked_fill(~allowed[:, None], torch.finfo(scores.dtype).min)
     glob_lse = torch.logsumexp(scores, dim=-1).masked_fill(~allowed.any(-1)[:, None], -math.inf)  # (B, H, N)
     probs = torch.softmax(scores, dim=-1)
     if dropout_p > 0:

@@ -19,23 +19,30 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from a3lab.attention.functional import Backend, sliding_window_attention
+from a3lab.attention.functional import Backend, resolve_backend, sliding_window_attention
+from a3lab.errors import UserError
 
 
 def patch_longformer(model: nn.Module, backend: Backend = "auto") -> int:
-    """Swap every `LongformerSelfAttention` in `model` for one computed by `sliding_window_attention`.
+    """Make every `LongformerSelfAttention` in `model` compute its attention with `sliding_window_attention`.
 
-    The new modules reuse the old ones' projection layers, so weights, state-dict keys and an optimiser's
-    parameter groups stay valid. `output_attentions=True` falls back to HF's own computation (HF returns
-    the attention probabilities, which the fused kernels do not form).
+    Each module is patched in place: its class becomes `A3labLongformerSelfAttention`, a module-level
+    subclass of HF's (so a patched model pickles with `torch.save`), and nothing else changes: the same
+    parameters, state-dict keys, optimiser parameter groups and registered hooks. `output_attentions=True`
+    falls back to HF's own computation (HF returns the attention probabilities, which the fused kernels do
+    not form). Modules patched before take the new `backend` and are not counted again.
 
     Args:
-        model: any module holding `transformers` Longformer self-attention layers (LongformerModel,
-            LongformerForMaskedLM, ...); patched in place.
-        backend: the sliding-window backend (see `sliding_window_attention`).
+        model: a `transformers` Longformer model (LongformerModel, LongformerForMaskedLM, ...) or one
+            `LongformerSelfAttention`; patched in place.
+        backend: the sliding-window backend (see `sliding_window_attention`), checked here.
 
     Returns:
-        The number of self-attention modules replaced.
+        The number of self-attention modules newly patched.
+
+    Raises:
+        UserError: `backend` is not a backend, or `model` holds no `LongformerSelfAttention` (other
+            models' attention, LED's Longformer-style encoder included, is a different class).
 
     Example:
         >>> from transformers import LongformerConfig, LongformerModel  # doctest: +SKIP
@@ -45,50 +52,49 @@ def patch_longformer(model: nn.Module, backend: Backend = "auto") -> int:
     """
     from transformers.models.longformer.modeling_longformer import LongformerSelfAttention
 
-    patched_class = _patched_class(LongformerSelfAttention)
-    targets = [
-        (name, module)
-        for name, module in model.named_modules()
-        if isinstance(module, LongformerSelfAttention) and not isinstance(module, patched_class)
-    ]
-    for name, module in targets:
-        parent_name, _, child = name.rpartition(".")
-        parent = model.get_submodule(parent_name) if parent_name else model
-        setattr(parent, child, patched_class.from_hf(module, backend))
-    return len(targets)
+    resolve_backend(backend)
+    patched_class = _patched_class()
+    found = [module for module in model.modules() if isinstance(module, LongformerSelfAttention)]
+    if not found:
+        raise UserError(
+            f"patch_longformer found no transformers LongformerSelfAttention in {type(model).__name__}: it patches "
+            "Longformer models (LongformerModel, LongformerForMaskedLM, ...), not other models' attention"
+        )
+    fresh = [module for module in found if not isinstance(module, patched_class)]
+    for module in fresh:
+        module.__class__ = patched_class  # same object: parameters, buffers and hooks stay where they are
+    for module in found:
+        module.a3lab_backend = backend
+    return len(fresh)
 
 
-_PATCHED: dict[type, type] = {}
+_CLASS: list[type] = []
 
 
-def _patched_class(base: type) -> type:
-    """The subclass of HF's `LongformerSelfAttention` whose forward calls a3lab (made once per base class)."""
-    if base not in _PATCHED:
+def _patched_class() -> type:
+    """`A3labLongformerSelfAttention`, made on first use so that `transformers` stays an optional import."""
+    if not _CLASS:
+        from transformers.models.longformer.modeling_longformer import LongformerSelfAttention
 
-        class A3labLongformerSelfAttention(_PatchedMethods, base):
-            pass
+        doc = "HF's `LongformerSelfAttention` computed by a3lab's sliding window (see `patch_longformer`)."
+        _CLASS.append(
+            type("A3labLongformerSelfAttention", (_PatchedMethods, LongformerSelfAttention), {"__module__": __name__,
+                 "__qualname__": "A3labLongformerSelfAttention", "__doc__": doc})
+        )  # fmt: skip
+    return _CLASS[0]
 
-        _PATCHED[base] = A3labLongformerSelfAttention
-    return _PATCHED[base]
+
+def __getattr__(name: str):
+    """The patched class is an attribute of this module, so pickle finds it by name (PEP 562)."""
+    if name == "A3labLongformerSelfAttention":
+        return _patched_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class _PatchedMethods:
     """The methods of the patched class (mixed in before HF's module by `_patched_class`)."""
 
-    backend: Backend = "auto"
-
-    @classmethod
-    def from_hf(cls, old: nn.Module, backend: Backend) -> nn.Module:
-        """A patched module sharing every submodule and attribute of `old` (no new parameters)."""
-        new = cls.__new__(cls)
-        nn.Module.__init__(new)
-        for name, value in vars(old).items():
-            if not name.startswith("_"):  # config, num_heads, head_dim, one_sided_attn_window_size, training...
-                setattr(new, name, value)
-        for name, child in old.named_children():
-            setattr(new, name, child)
-        new.backend = backend
-        return new
+    a3lab_backend: Backend = "auto"
 
     def forward(
         self,
@@ -113,7 +119,7 @@ class _PatchedMethods:
         has_global = bool(glob.any()) if is_global_attn is None else bool(is_global_attn)
         out = sliding_window_attention(
             q, k, v, W, global_mask=glob if has_global else None, key_padding_mask=padding if padding.any() else None,
-            backend=self.backend, dropout_p=p,
+            backend=self.a3lab_backend, dropout_p=p,
         )  # fmt: skip
         if has_global:
             out = self._global_rows(hidden_states, out, glob, padding, p)
@@ -152,6 +158,8 @@ class _PatchedMethods:
         w_v = self.value_global.weight.view(H, D, -1)  # (H, D, E)
         rows = torch.einsum("bhge,hde->bhgd", mixed, w_v) + self.value_global.bias.view(H, D)[:, None]  # (B,H,G,D)
         target = torch.where(slot_valid, index, N)[:, None, :, None].expand(B, H, G, D)  # filler slots -> row N
+        # under autocast the band runs in the low precision while the fp32 biases promote `rows`
+        rows = rows.to(out.dtype)
         return torch.cat([out, out.new_zeros(B, H, 1, D)], dim=2).scatter(2, target, rows)[:, :, :N]
 
 
