@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from a3lab.config import MAX_SEED
 from a3lab.errors import UserError
 from a3lab.rnn.config import AlternatingRNNConfig, LearnConfig
 
@@ -36,9 +37,11 @@ def test_learn_config_refuses_out_of_bounds_naming_the_field(changes: dict, fiel
         LearnConfig(**changes)
 
 
-def test_learn_config_takes_json_lists_and_64_bit_seeds() -> None:
-    c = LearnConfig(eval_lengths=[5, 7], seed=2**63 - 1)
+def test_learn_config_takes_json_lists_and_the_largest_seed() -> None:
+    c = LearnConfig(eval_lengths=[5, 7], seed=MAX_SEED)
     assert c.eval_lengths == (5, 7)
+    with pytest.raises(UserError, match="`seed`"):
+        LearnConfig(seed=MAX_SEED + 1)
 
 
 @pytest.mark.parametrize("changes", [{"gain": 0.0}, {"gain": -1.0}, {"w_h": math.inf}, {"b": math.nan}])

@@ -44,8 +44,9 @@ __all__ = [
 
 MAX_INT = 2**31 - 1
 """largest value an integer field takes unless it says otherwise: any count beyond it cannot run"""
-MAX_SEED = 2**63 - 1
-"""largest random seed (torch's generators take 64-bit seeds)"""
+MAX_SEED = 2**32 - 1
+"""largest random seed: NumPy takes 32-bit seeds, and the code mixes a seed with offsets and multipliers that must
+stay inside torch's 64-bit generator seeds"""
 
 
 @dataclass(frozen=True)

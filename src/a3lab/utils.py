@@ -27,7 +27,7 @@ DeviceName = Literal["auto", "cpu", "cuda"]
 def seed_everything(seed: int, rank: int = 0) -> None:
     """Seed Python, NumPy and torch (all devices); each distributed rank gets `seed + rank`."""
     if not 0 <= seed <= MAX_SEED:
-        raise UserError(f"`seed` must be in 0 .. 2**63 - 1, got {seed}")
+        raise UserError(f"`seed` must be in 0 .. {MAX_SEED:,}, got {seed:,}")
     s = seed + rank
     random.seed(s)
     np.random.seed(s % 2**32)

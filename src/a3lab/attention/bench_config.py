@@ -14,7 +14,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Literal
 
-from a3lab.config import Checked, option
+from a3lab.config import MAX_SEED, Checked, option
 from a3lab.errors import UserError
 
 Method = Literal["full", "sliding-blocked", "sliding-matmul", "sliding-flex", "linformer", "hf-longformer"]
@@ -76,7 +76,7 @@ class BenchConfig(Checked):
     max_call_s: float = option(60.0, low=0, low_open=True)
     """skip a method's larger N once one call took longer than this"""
     device: str = option("cpu", cli=False)
-    seed: int = option(0, low=0, cli=False)
+    seed: int = option(0, low=0, high=MAX_SEED, cli=False)
     hf_check_n: int = option(1024, low=1, high=LONGEST)
     """sequence length of the equal-output check against Hugging Face"""
     clock: Literal["cpu", "wall"] = "cpu"
@@ -142,7 +142,7 @@ class SweepConfig(Checked):
     exact_max_n: int = option(4096, low=1)
     """exactness against a dense reference at N up to this"""
     device: str = "cuda"
-    seed: int = option(0, low=0)
+    seed: int = option(0, low=0, high=MAX_SEED)
     extra: dict = field(default_factory=dict, metadata={"cli": False})
     """free-form notes recorded with the results (e.g. the command line)"""
 

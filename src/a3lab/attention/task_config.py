@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from a3lab.attention.config import AttentionConfig
-from a3lab.config import Checked, field_info, from_dict, option
+from a3lab.config import MAX_SEED, Checked, field_info, from_dict, option
 from a3lab.errors import UserError
 
 TaskKind = Literal["full", "sliding", "sliding_global", "sliding_dilated", "linformer"]
@@ -129,7 +129,7 @@ class TrainConfig(Checked):
     """long-range: symbols of the noise tokens between them"""
     span: int = option(1, low=1)
     """long-range: the first and the last `span` tokens carry the two symbols"""
-    seed: int = option(0, low=0)
+    seed: int = option(0, low=0, high=MAX_SEED)
     """random seed (model init, data order, subsets)"""
     device: str = "cpu"
     """where to train: auto, cpu or cuda"""
@@ -212,7 +212,7 @@ class LinformerErrorConfig(Checked):
     """sequences to measure on (random, and real test images for the trained model)"""
     projection: Projection = "pool"
     """E = F: pool (mean pooling, kernel = stride = N / K) or gaussian (random, averaged over 3 draws)"""
-    seed: int = option(0, low=0)
+    seed: int = option(0, low=0, high=MAX_SEED)
     """random seed"""
 
     def __post_init__(self) -> None:

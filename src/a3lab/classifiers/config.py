@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from a3lab.catalog import DatasetName
-from a3lab.config import Checked, option
+from a3lab.config import MAX_SEED, Checked, option
 
 ModelKind = Literal["cnn", "gru", "lstm", "mlp"]
 MODEL_KINDS: tuple[str, ...] = typing.get_args(ModelKind)
@@ -39,7 +39,7 @@ class TrainConfig(Checked):
     """clip the global gradient norm to this (0: no clipping)"""
     train_examples: int | None = option(None, low=1, default_text="all")
     """seeded subset of the training split"""
-    seed: int = option(0, low=0)
+    seed: int = option(0, low=0, high=MAX_SEED)
     """seeds the initial weights, the subset, the batch order and dropout"""
     model_overrides: dict[str, Any] = field(default_factory=dict, metadata={"cli": False})
     """fields of the model's config to change, e.g. {"hidden_size": 64}"""

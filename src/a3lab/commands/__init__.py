@@ -94,7 +94,7 @@ def positive_int(text: str) -> int:
 
 
 def seed_value(text: str) -> int:
-    """argparse type for a random seed: 0 .. 2**63 - 1."""
+    """argparse type for a random seed: 0 .. `a3lab.config.MAX_SEED`."""
     return int_range(0, MAX_SEED)(text)
 
 

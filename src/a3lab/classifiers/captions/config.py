@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from a3lab.catalog import DatasetName
-from a3lab.config import Checked, option
+from a3lab.config import MAX_SEED, Checked, option
 from a3lab.errors import UserError
 
 CaptionModel = Literal["show_tell", "per_position", "ctc", "crnn"]
@@ -61,7 +61,7 @@ class CaptionConfig(Checked):
     """test strips of each length 1..8"""
     model: CaptionModelConfig = field(default_factory=CaptionModelConfig)
     """model sizes (beam size of show_tell included)"""
-    seed: int = option(0, low=0)
+    seed: int = option(0, low=0, high=MAX_SEED)
     """seeds the strips, the weights and the batch order"""
 
     def __post_init__(self) -> None:

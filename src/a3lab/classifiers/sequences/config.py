@@ -7,7 +7,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from a3lab.config import Checked, option
+from a3lab.config import MAX_SEED, Checked, option
 from a3lab.errors import UserError
 
 SequenceTask = Literal["alternating", "parity"]
@@ -56,7 +56,7 @@ class SequenceConfig(Checked):
     """alternating task: integers drawn from [-max_value, max_value]"""
     eval_size: int = option(1000, low=1)
     """test sequences per length"""
-    seed: int = option(0, low=0)
+    seed: int = option(0, low=0, high=MAX_SEED)
     """seeds the weights and the training and test sequences"""
 
     def __post_init__(self) -> None:

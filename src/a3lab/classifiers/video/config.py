@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from a3lab.catalog import DatasetName
-from a3lab.config import Checked, option
+from a3lab.config import MAX_SEED, Checked, option
 from a3lab.errors import UserError
 
 VideoTask = Literal["first", "direction", "increasing", "max", "sum"]
@@ -75,7 +75,7 @@ class VideoConfig(Checked):
     """steps of the shared frame CNN on single items (batch 128)"""
     model: VideoModelConfig = field(default_factory=VideoModelConfig)
     """model sizes"""
-    seed: int = option(0, low=0)
+    seed: int = option(0, low=0, high=MAX_SEED)
     """seeds the clips, the weights and the batch order"""
 
     def __post_init__(self) -> None:
