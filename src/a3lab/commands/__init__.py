@@ -133,11 +133,23 @@ positive_float = float_range(0.0, low_open=True)
 
 
 def word_list(text: str) -> list[str]:
-    """argparse type for a comma-separated list of names; empty items and an empty list are refused."""
+    """argparse type for a comma-separated list of names; empty items, repeated items and an empty list are
+    refused, as the comma-list flags made from the configs refuse them."""
     items = [s.strip() for s in text.split(",")]
     if not text.strip() or any(not s for s in items):
         raise argparse.ArgumentTypeError(f"expected a comma-separated list of names without empty items, got {text!r}")
+    if len(set(items)) != len(items):
+        raise argparse.ArgumentTypeError(f"each item may appear once, got {text!r}")
     return items
+
+
+class Distinct(argparse.Action):
+    """`nargs="+"` flags (`--models gru lstm`) whose items may each appear once, as in the comma-list flags."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if len(set(values)) != len(values):
+            parser.error(f"argument {option_string}: each item may appear once, got {' '.join(map(str, values))!r}")
+        setattr(namespace, self.dest, values)
 
 
 def check_output_file_arg(path, force: bool, param: str = "out"):

@@ -202,9 +202,12 @@ def _register_linformer_error(actions: argparse._SubParsersAction) -> None:
 
 def _parse_ks(text: str) -> tuple[int, ...]:
     try:
-        return tuple(int(v) for v in text.replace(" ", "").split(","))  # an empty item is an error, not skipped
+        ks = tuple(int(v) for v in text.replace(" ", "").split(","))  # an empty item is an error, not skipped
     except ValueError:
         raise UserError(f"`k` must be comma-separated integers, got {text!r}") from None
+    if len(set(ks)) != len(ks):
+        raise UserError(f"`k`: each item may appear once, got {text!r}")
+    return ks
 
 
 def cmd_linformer_error(args: argparse.Namespace) -> int:

@@ -16,14 +16,23 @@ from a3lab.classifiers.captions.config import CaptionConfig
 from a3lab.classifiers.config import MODEL_KINDS, TrainConfig
 from a3lab.classifiers.sequences.config import THREADS, SequenceConfig
 from a3lab.classifiers.video.config import VideoConfig
-from a3lab.commands import add_common, positive_int, refuse_existing, seed_value
+from a3lab.commands import Distinct, add_common, positive_int, seed_value
 from a3lab.commands.flags import add_flags, add_threads, apply_threads, overrides, shown
 from a3lab.config import field_info
 from a3lab.errors import UserError
+from a3lab.runs import Kind, check_cache_dir, check_outputs, open_run
 
 Actions = argparse._SubParsersAction
 WORDS = {"tasks": "--tasks", "models": "--models"}
 """Fields taken as lists of words (`--models gru c3d`), by flag."""
+CLASSIFY = Kind("classify", "classify train", ("*-seed*.safetensors", "*-seed*.json", "compare.json", "*.png"))
+"""`classify train` and `classify compare` share a folder: compare reuses the runs train leaves."""
+CAPTIONS = Kind("captions", "classify captions train", ("run.json", "results.json", "*.pt", "*.png", "models"))
+
+
+def experiment_kind(name: str) -> Kind:
+    """The run folder of `classify sequences` or `classify video`."""
+    return Kind(name, f"classify {name}", (f"{name}.json", f"{name}_accuracy_vs_length.png"))
 
 
 def _words(p: argparse.ArgumentParser, flag: str, config: type, field: str, shown_default: Any = None) -> None:
@@ -32,7 +41,7 @@ def _words(p: argparse.ArgumentParser, flag: str, config: type, field: str, show
     info = field_info(config)[field]
     kind = {"choices": info.bounds.choices} if info.bounds.choices else {"type": positive_int, "metavar": "N"}
     help = f"{info.doc} (default: {shown_default or shown(info.default)})"
-    p.add_argument(flag, nargs="+", dest=field, default=None, help=help, **kind)
+    p.add_argument(flag, nargs="+", dest=field, default=None, help=help, action=Distinct, **kind)
 
 
 def _preset(p: argparse.ArgumentParser, config: type, skip: tuple[str, ...]) -> dict[str, str]:
@@ -65,9 +74,10 @@ def register(sub: Actions) -> None:
 
     what = "train (or reuse) every model on every data set; table and plot"
     cmp = _action(actions, "compare", what, cmd_compare, seed=False)
-    cmp.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS), help="(default: both)")
-    cmp.add_argument("--models", nargs="+", choices=MODEL_KINDS, default=list(MODEL_KINDS), help="(default: all)")
-    cmp.add_argument("--seeds", nargs="+", type=seed_value, default=[0], help="one run per seed (default: 0)")
+    words = {"nargs": "+", "action": Distinct}
+    cmp.add_argument("--datasets", **words, choices=DATASETS, default=list(DATASETS), help="(default: both)")
+    cmp.add_argument("--models", **words, choices=MODEL_KINDS, default=list(MODEL_KINDS), help="(default: all)")
+    cmp.add_argument("--seeds", **words, type=seed_value, default=[0], help="one run per seed (default: 0)")
     add_flags(cmp, TrainConfig, skip=("dataset", "model", "seed"))
     cmp.add_argument("--out", default="runs/classify", help="runs (reused), table and plot (default: %(default)s)")
     cmp.add_argument("--retrain", action="store_true", help="retrain even where a matching run record exists")
@@ -117,11 +127,12 @@ def _run_experiment(name: str, config_class: type, args: argparse.Namespace) -> 
     config = _config(config_class, args)
     area = importlib.import_module(f"a3lab.classifiers.{name}")
     record, image = Path(args.out) / f"{name}.json", Path(args.out) / f"{name}_accuracy_vs_length.png"
-    refuse_existing([record, image], args.force)
-    result = getattr(area, f"run_{name}")(config, args.device, threads=args.threads)
-    write_json({"preset": args.preset, **result}, record)
-    print(area.format_table(result))
-    print(f"wrote {record} and {getattr(area, f'plot_{name}')(result, image)}")
+    with open_run(args.out, experiment_kind(name), reuse=True):
+        check_outputs([("out", record), ("out", image)], force=args.force)
+        result = getattr(area, f"run_{name}")(config, args.device, threads=args.threads)
+        write_json({"preset": args.preset, **result}, record)
+        print(area.format_table(result))
+        print(f"wrote {record} and {getattr(area, f'plot_{name}')(result, image)}")
     return 0
 
 
@@ -134,14 +145,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     stem = Path(args.out) / f"{config.dataset}-{config.model}-seed{config.seed}"
     installed = domain_cnn_path(config.dataset)
     stems = (stem, installed.with_suffix("")) if args.install else (stem,)
-    refuse_existing([s.with_name(s.name + ext) for s in stems for ext in (".safetensors", ".json")], args.force)
-    apply_threads(args)
-    model, results = train_classifier(config, device=args.device)
-    weights, record = save_run(model, results, stem)
-    print(format_table(summarise([results])), f"wrote {weights} and {record}", sep="\n")
     if args.install:
-        save_run(model, results, installed.with_suffix(""))
-        print(f"installed as the {config.dataset} domain CNN: {installed}")
+        check_cache_dir(installed.parent.name)
+    files = [("out", s.with_name(s.name + ext)) for s in stems for ext in (".safetensors", ".json")]
+    with open_run(args.out, CLASSIFY, reuse=True):
+        check_outputs(files, force=args.force)
+        apply_threads(args)
+        model, results = train_classifier(config, device=args.device)
+        weights, record = save_run(model, results, stem)
+        print(format_table(summarise([results])), f"wrote {weights} and {record}", sep="\n")
+        if args.install:
+            save_run(model, results, installed.with_suffix(""))
+            print(f"installed as the {config.dataset} domain CNN: {installed}")
     return 0
 
 
@@ -169,27 +184,27 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     apply_threads(args)
     out = Path(args.out)
-    refuse_existing([], False, folder=out)
     given = {"device": args.device, "reuse": not args.retrain, **overrides(args, TrainConfig)}
-    runs = run_comparison(args.datasets, args.models, args.seeds, out, **given)
-    table = summarise(runs)
-    print(format_table(table), "", *target_lines(table), sep="\n")
-    plot = plot_comparison(table, out / "accuracy_vs_flops.png")
-    summary = write_json({"table": table, "runs": runs}, out / "compare.json")
-    print(f"wrote {summary} and {plot}")
+    with open_run(out, CLASSIFY, reuse=True):
+        runs = run_comparison(args.datasets, args.models, args.seeds, out, **given)
+        table = summarise(runs)
+        print(format_table(table), "", *target_lines(table), sep="\n")
+        plot = plot_comparison(table, out / "accuracy_vs_flops.png")
+        summary = write_json({"table": table, "runs": runs}, out / "compare.json")
+        print(f"wrote {summary} and {plot}")
     return 0
 
 
 def cmd_captions_train(args: argparse.Namespace) -> int:
-    from a3lab.classifiers.captions import check_out_dir, format_table, run_captions, save_run
+    from a3lab.classifiers.captions import format_table, run_captions, save_run
 
     apply_threads(args)
-    out = check_out_dir(args.out, args.force)
     config = _config(CaptionConfig, args)
-    results, trained = run_captions(config, args.device)
-    paths = save_run(results, trained, out)
-    print(format_table(results))
-    print(f"best model: {json.loads(paths['run'].read_text())['model']}; wrote {out}")
+    with open_run(args.out, CAPTIONS, force=args.force) as run:
+        results, trained = run_captions(config, args.device)
+        paths = save_run(results, trained, run.path)
+        print(format_table(results))
+        print(f"best model: {json.loads(paths['run'].read_text())['model']}; wrote {run.path}")
     return 0
 
 

@@ -10,11 +10,12 @@ import json
 import os
 from pathlib import Path
 
+from a3lab.catalog import DATASETS
 from a3lab.commands import add_common, check_output_file_arg, positive_float, refuse_existing, word_list
 from a3lab.commands.flags import add_flags, add_threads, apply_threads, field_type, overrides
 from a3lab.errors import UserError, WriteError
 from a3lab.gan.config import PRESETS, EvalConfig, GANConfig, Preset, SampleConfig, get_preset
-from a3lab.gan.folder import CHECKPOINT, EVAL_FILE, RUN_NAMES
+from a3lab.gan.folder import CHECKPOINT, EVAL_FILE, RUN_NAMES, run_dataset
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -141,7 +142,7 @@ def _register_eval(actions: argparse._SubParsersAction) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from a3lab.gan.evaluate import check_real_n, evaluate_run, format_table
+    from a3lab.gan.evaluate import check_test_counts, evaluate_run, format_table
     from a3lab.gan.metrics import INCEPTION_HINT, inception_weights_path
     from a3lab.utils import resolve_device, seed_everything
 
@@ -152,8 +153,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     refuse_existing([run_dir / EVAL_FILE], True, param="run_dir")
     if args.cache_dir:
         refuse_existing([], True, folder=args.cache_dir, param="cache_dir")
-    if config.real_n is not None:
-        check_real_n(run_dir, config.real_n, args.root)
+    check_test_counts(run_dataset(run_dir), config, args.root)
     if config.inception and inception_weights_path() is None:
         print(f"a3lab: note: skipping the Inception FID: it needs {INCEPTION_HINT}")
     apply_threads(args)
@@ -204,12 +204,15 @@ def reproduce_preset(args: argparse.Namespace) -> Preset:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
+    from a3lab.gan.evaluate import check_test_counts
     from a3lab.gan.reproduce import comparison_markdown, reproduce
     from a3lab.utils import open_run_folder, resolve_device
 
     apply_threads(args)
     device = str(resolve_device(args.device))
     preset = reproduce_preset(args)
+    for dataset in DATASETS:
+        check_test_counts(dataset, preset.eval)
     with open_run_folder(args.out, resume=args.resume, force=args.force, keep_on_failure=("comparison.json",)):
         summary = reproduce(
             preset,

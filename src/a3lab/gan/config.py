@@ -147,7 +147,7 @@ class EvalConfig(Checked):
     """also compute the standard Inception FID (needs the `inception` extra; slow on a CPU, fast on a GPU)"""
     inception_n: int = option(STANDARD_INCEPTION_N, low=1)
     """images per side for the Inception FID (generated, test, and training images for its floor; capped at
-    `n` and at the test split); published results use 10,000, fewer are faster on a CPU but bias the FID
+    `n`, and at most the test split); published results use 10,000, fewer are faster on a CPU but bias the FID
     upward, and the output says how many were used"""
     seed: int = option(0, low=0, high=MAX_SEED)
     """seeds the generator's noise, the real subsets and the KID subsets"""

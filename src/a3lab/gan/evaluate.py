@@ -159,7 +159,7 @@ def inception_reference(
 
     The images are the first n of a fixed shuffle of each split (the same whatever the evaluation's seed), and
     each split's features are cached once per data set: a larger n later extracts only the images not cached
-    yet, a smaller one reuses a prefix. n is capped at the test split's size.
+    yet, a smaller one reuses a prefix. n above the test split's size is an error.
 
     Returns:
         {"features": test features `[n, 2048]`, "fid_floor": float, "n": int}.
@@ -168,6 +168,8 @@ def inception_reference(
     splits = {}
     for split, train in (("test", False), ("train", True)):
         images, _ = load_images(dataset, train=train, root=root)
+        if not train and n > len(images):
+            raise UserError(f"`inception_n` must be <= {len(images)} (the {dataset} test split), got {n}")
         order = torch.randperm(len(images), generator=torch.Generator().manual_seed(INCEPTION_ORDER_SEED))
         path = folder / f"{dataset}-inception-{split}-{fingerprint(images)}.pt"
         splits[split] = cached_prefix_features(path, images[order], n, extractor, device)
@@ -383,18 +385,23 @@ def _epochs_trained(run_dir: Path) -> float | None:
         return None
 
 
-def check_real_n(run_dir: str | os.PathLike, real_n: int, root: str | os.PathLike | None = None) -> None:
-    """Before any work: `real_n` above the run's test split is an error, as every count above its split is
-    (the split's size is read from its IDX header, without loading the images)."""
+def check_test_counts(dataset: str | None, config: EvalConfig, root: str | os.PathLike | None = None) -> None:
+    """Before any work: `real_n`, and `inception_n` when the Inception FID is asked for, above the data set's
+    test split are errors, as every count above its split is (the split's size is read from its IDX header,
+    without loading the images). A data set not known yet (None) or not on disk is left to the loading."""
     from a3lab.data import check_idx, find_root, raw_files
 
-    dataset = folder.run_dataset(Path(run_dir))
     if dataset is None:
-        return  # evaluate_run says what is missing
+        return
     base, _ = find_root(dataset, root)
     images = base / raw_files(dataset, False)["images"]
-    if images.is_file() and real_n > (size := check_idx(images, "images")[0]):
-        raise UserError(f"`real_n` must be <= {size} (the test split), got {real_n}")
+    if not images.is_file():
+        return  # loading the data says what is missing
+    size = check_idx(images, "images")[0]
+    counts = {"real_n": config.real_n, "inception_n": config.inception_n if config.inception else None}
+    for name, value in counts.items():
+        if value is not None and value > size:
+            raise UserError(f"`{name}` must be <= {size} (the {dataset} test split), got {value}")
 
 
 def percent(x: float | None) -> str:

