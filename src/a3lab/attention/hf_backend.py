@@ -7,9 +7,10 @@ Paper: Beltagy et al. 2020 (Longformer, arXiv:2004.05150) for the band. transfor
 attention through `AttentionInterface[config._attn_implementation]` and builds its masks through
 `AttentionMaskInterface` of the same name. `register()` adds "a3lab" to both: the mask side
 (`a3lab.attention.hf_mask.band_mask`) hands over the band and the padding instead of a dense mask, and
-`attention` computes sliding-window layers with `sliding_window_attention`, full-attention layers with HF's
-own SDPA function. A mask that is not a band falls back to HF's SDPA, with one warning per reason.
-`transformers` is optional: it is imported by `register` and by the calls.
+`attention` computes sliding-window layers with `sliding_window_attention` (bidirectional) or
+`causal_band_attention` (causal), full-attention layers with HF's own SDPA function. A mask that is not a
+band falls back to HF's SDPA, with one warning per reason. `transformers` is optional: it is imported by
+`register` and by the calls.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from a3lab.attention.causal_band import causal_band_attention
 from a3lab.attention.functional import sliding_window_attention
 from a3lab.attention.hf_mask import BandMask, band_mask
 
@@ -109,8 +111,8 @@ def band_attention(
     """Attention of the queries over the keys inside the band `mask` describes.
 
     Query i sits at position `mask.q_offset + i`, key j at `mask.kv_offset + j`. When both start at the same
-    position and are as many (a forward without cache, a prefill), the whole band goes to
-    `sliding_window_attention`. Otherwise only the M keys within W of the queries are used: a block of at
+    position and are as many (a forward without cache, a prefill), the whole band is computed at
+    once. Otherwise only the M keys within W of the queries are used: a block of at
     most 2W queries (a decode step, a short chunk) attends them through one SDPA call with a `[Nq, M]` mask,
     a longer block is placed at its positions among those keys and computed as a band.
 
@@ -126,8 +128,7 @@ def band_attention(
     valid = None if mask.key_valid is None else mask.key_valid[:, :Nk]
     if W >= 1 and start == 0 and Nq == Nk and Nq > 2 * W:
         qs = q if scale == D**-0.5 else q * (scale * D**0.5)  # the band scales by 1 / sqrt(D)
-        padding = None if valid is None else ~valid
-        return sliding_window_attention(qs, k, v, W, key_padding_mask=padding, causal=mask.causal, dropout_p=dropout_p)
+        return _band(qs, k, v, W, valid, mask.causal, dropout_p)
     lo = min(max(0, start - W), Nk)
     hi = max(min(Nk, start + Nq + (0 if mask.causal else W)), lo)
     keys = BandMask(mask.causal, W, mask.q_offset, mask.kv_offset + lo, None if valid is None else valid[:, lo:hi])
@@ -151,11 +152,26 @@ def _placed_band(
     B, H, Nq, D = q.shape
     placed = q.new_zeros(B, H, k.shape[2], D)  # (B, H, M, D)
     placed[:, :, at : at + Nq] = q * (scale * D**0.5)
-    padding = None if mask.key_valid is None else ~mask.key_valid
-    out = sliding_window_attention(
-        placed, k, v, mask.window, key_padding_mask=padding, causal=mask.causal, dropout_p=dropout_p
-    )
-    return out[:, :, at : at + Nq]
+    return _band(placed, k, v, mask.window, mask.key_valid, mask.causal, dropout_p)[:, :, at : at + Nq]
+
+
+def _band(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    window: int,
+    key_valid: torch.Tensor | None,
+    causal: bool,
+    dropout_p: float,
+) -> torch.Tensor:
+    """The band |i - j| <= W, or i - W <= j <= i when causal, over keys as many as the queries.
+
+    Shapes: q, k, v `[B, H, N, D]`, key_valid `[B, N]` -> `[B, H, N, D]`.
+    """
+    if causal:  # the causal band's blocks see C + W keys, the symmetric one's C + 2W
+        return causal_band_attention(q, k, v, window, key_valid, dropout_p=dropout_p)
+    padding = None if key_valid is None else ~key_valid
+    return sliding_window_attention(q, k, v, window, key_padding_mask=padding, dropout_p=dropout_p)
 
 
 def _warn_once(reason: str) -> None:
