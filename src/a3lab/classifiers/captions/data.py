@@ -84,27 +84,49 @@ def caption_metrics(hypotheses: list[list[int]], references: torch.Tensor) -> di
     return {"exact": exact / len(refs), "wer": errors / max(1, sum(len(r) for r in refs))}
 
 
+_SAVE_HINT = "write it with numpy.savez(path, images=strips)"
+_NPY_MAGIC, _ZIP_MAGIC = b"\x93NUMPY", b"PK"
+
+
+def _check_npz_header(path: str) -> None:
+    """An .npz file is a zip archive: a single .npy array or any other file is refused by what it holds, before
+    NumPy's own messages (a context-manager TypeError, "pickled data") could speak for it."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(_NPY_MAGIC))
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UserError(f"{path}: is a folder, expected an .npz file") from None
+    except OSError as e:
+        raise UserError(f"{path}: cannot be read ({e.strerror})") from None
+    if head.startswith(_NPY_MAGIC):
+        raise UserError(f"{path}: a single .npy array, not an .npz archive; {_SAVE_HINT}")
+    if not head.startswith(_ZIP_MAGIC):
+        raise UserError(f"{path}: not an .npz file (no zip header); {_SAVE_HINT}")
+
+
 def read_strips(path: str) -> torch.Tensor:
     """A user's strips: an .npz file whose `images` is uint8 `[N, 28, 28 L]`, 1 <= L <= 8.
 
     Raises:
         UserError: missing or unreadable file, no `images` array, or the wrong dtype or shape.
     """
+    _check_npz_header(path)
     try:
         with np.load(path, allow_pickle=False) as data:
             if "images" not in data.files:
-                raise UserError(f"{path}: no array named `images` (found: {', '.join(data.files) or 'none'})")
+                raise UserError(f"{path}: no array named 'images' (found: {', '.join(data.files) or 'none'})")
             images = data["images"]
     except UserError:
         raise
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
     except Exception as e:  # zip or format errors of a damaged file
-        raise UserError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})") from None
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise UserError(f"{path}: not a readable .npz file ({reason}); {_SAVE_HINT}") from None
     if images.dtype != np.uint8:
-        raise UserError(f"{path}: `images` must be uint8, got {images.dtype}")
+        raise UserError(f"{path}: the array 'images' must be uint8, got {images.dtype}")
     if images.ndim != 3 or images.shape[0] < 1 or images.shape[1] != ITEM or images.shape[2] % ITEM:
-        raise UserError(f"{path}: `images` must be [N >= 1, 28, 28 * L], got {list(images.shape)}")
+        raise UserError(f"{path}: the array 'images' must be [N >= 1, 28, 28 * L], got {list(images.shape)}")
     if not 1 <= images.shape[2] // ITEM <= MAX_ITEMS:
         raise UserError(f"{path}: strips must hold 1..{MAX_ITEMS} items (28..224 pixels wide), got {images.shape[2]}")
     return torch.from_numpy(images.copy())
