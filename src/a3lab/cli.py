@@ -52,8 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (0 ok, 1 a failed experiment or a bug, 2 bad input, 130 interrupted)."""
+    """Run the CLI; returns the exit code (0 ok, 1 a failed experiment or a bug, 2 bad input, 130 interrupted by
+    Ctrl-C or SIGTERM)."""
     from a3lab.errors import A3labError
+    from a3lab.runs import Terminated, sigterm_as_interrupt
     from a3lab.utils import keep_freed_memory
 
     keep_freed_memory()  # fewer page faults in every command's tensor loops
@@ -64,12 +66,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.exit(2, f"a3lab: error: {empty} is empty (see a3lab --help)\n")
     args = parser.parse_args(argv)
     try:
-        code = args.func(args)
+        with sigterm_as_interrupt():
+            code = args.func(args)
     except A3labError as e:
         print(f"a3lab: error: {flag_names(str(e), command_parser(parser, args))}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("a3lab: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        print(f"a3lab: interrupted{' by SIGTERM' if isinstance(e, Terminated) else ''}", file=sys.stderr)
         return 130
     except OSError as e:
         if e.errno not in _OS_USER_ERRORS:

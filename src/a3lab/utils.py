@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import errno
 import io
 import json
@@ -11,7 +10,7 @@ import os
 import random
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,7 +18,8 @@ import numpy as np
 import torch
 
 from a3lab.config import MAX_SEED
-from a3lab.errors import CheckpointError, OutputError, UserError, WriteError
+from a3lab.errors import CheckpointError, UserError, WriteError
+from a3lab.runs import TEMP_SUFFIX, cache_dir  # noqa: F401 (cache_dir: read from here by the data loaders)
 
 DeviceName = Literal["auto", "cpu", "cuda"]
 
@@ -84,9 +84,6 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 120) -> Path:
         return atomic_write(path, lambda p: fig.savefig(p, dpi=dpi, format="png"))
     finally:
         plt.close(fig)
-
-
-TEMP_SUFFIX = ".tmp"  # atomic writes go through `.<name>.<random>.tmp` beside the target
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
@@ -238,192 +235,3 @@ def progress(iterable=None, *, total: int | None = None, desc: str = "", disable
         forced = os.environ.get("A3LAB_PROGRESS")
         disable = (forced == "0") if forced is not None else None  # None: tqdm hides itself off a TTY
     return tqdm(iterable, total=total, desc=desc, disable=disable, leave=False, dynamic_ncols=True, **kw)
-
-
-# ----------------------------------------------------------------------------- cache folder
-
-
-def cache_dir(name: str) -> Path:
-    """a3lab's per-user cache folder `name`: `$A3LAB_HOME/<name>` when set, else `$XDG_CACHE_HOME/a3lab/<name>`
-    (`~/.cache/a3lab/<name>`); data sets, the domain CNNs and the GAN metrics' real features live there."""
-    home = os.environ.get("A3LAB_HOME")
-    if home:
-        return Path(home) / name
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "a3lab" / name
-
-
-# ----------------------------------------------------------------------------- output paths
-
-LOCK_NAME = ".a3lab.lock"
-
-
-def check_output_file(path: str | os.PathLike, *, force: bool = False, param: str = "out") -> Path:
-    """Check, before any work, that a file can be written at `path`: no folder in the way, an existing file only
-    with `force`, and the nearest existing parent a writable folder. Creates nothing.
-
-    Raises:
-        OutputError: naming the path and the reason.
-    """
-    path = Path(path)
-    if path.is_dir():
-        raise OutputError(f"`{param}` {path} is a folder, expected a file name")
-    if (path.exists() or path.is_symlink()) and not force:
-        raise OutputError(f"`{param}` {path} exists; pass --force to replace it")
-    _check_writable_parent(path, param)
-    if path.exists() and not os.access(path, os.W_OK):
-        raise OutputError(f"`{param}` {path}: {os.strerror(errno.EACCES)}")
-    return path
-
-
-def check_output_folder(path: str | os.PathLike, *, param: str = "out") -> Path:
-    """Check, before any work, that `path` is a folder or can be made one, and that files can be written in it."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise OutputError(f"`{param}` {path} is a file, expected a folder")
-    _check_writable_parent(path / LOCK_NAME, param)
-    return path
-
-
-def _check_writable_parent(path: Path, param: str) -> None:
-    """The nearest existing ancestor of `path` must be a folder this process may write into."""
-    parent = path.parent
-    while not parent.exists():
-        if parent.is_symlink():  # a dangling link in the way
-            raise OutputError(f"`{param}` {path}: {parent} is a broken link")
-        parent = parent.parent
-    if not parent.is_dir():
-        raise OutputError(f"`{param}` {path}: {parent} is a file, not a folder")
-    try:  # a real probe: permission bits, read-only mounts and pseudo file systems all answer here
-        fd, probe = tempfile.mkstemp(prefix=".a3lab-probe.", suffix=TEMP_SUFFIX, dir=parent)
-    except OSError as e:
-        raise OutputError(f"`{param}` {path}: cannot write in {parent}: {e.strerror}") from None
-    os.close(fd)
-    os.unlink(probe)
-
-
-def remove_orphan_temps(folder: str | os.PathLike) -> list[str]:
-    """Remove the temp files of atomic writes that were interrupted (`.<name>.<random>.tmp`); returns their names.
-
-    Only call it while holding the folder's lock: a live writer's temp file looks the same.
-    """
-    removed = []
-    for entry in sorted(Path(folder).glob(f".*{TEMP_SUFFIX}")):
-        if entry.is_file():
-            with contextlib.suppress(OSError):
-                entry.unlink()
-                removed.append(entry.name)
-    return removed
-
-
-@dataclasses.dataclass
-class RunFolder:
-    """An output folder held by this process: `path`, whether this run created it, and the orphaned temp files
-    of interrupted writes removed when it was opened."""
-
-    path: Path
-    created: bool
-    removed_temps: list[str]
-
-
-@contextlib.contextmanager
-def open_run_folder(
-    path: str | os.PathLike,
-    *,
-    resume: bool = False,
-    force: bool = False,
-    reuse: bool = False,
-    keep_on_failure: tuple[str, ...] = (),
-    remove_on_failure: bool = True,
-    param: str = "out",
-) -> Iterator[RunFolder]:
-    """Hold `path` as the one writer for the life of the block.
-
-    Checks the path before any work (a folder or nothing in the way, writable), takes an advisory lock
-    (`fcntl.flock` on `.a3lab.lock`, released by the OS if the process dies), removes orphaned temp files, and
-    refuses a non-empty folder unless `resume`, `force` (write over it) or `reuse` (a cache folder) is set.
-    When the block fails, a folder it created is removed again (if `remove_on_failure`) unless it holds one of
-    `keep_on_failure`.
-    Under torchrun only rank 0 takes the lock (the other ranks do not write).
-
-    Raises:
-        OutputError: a file in the way, unwritable, locked by another process (naming its pid), or not empty.
-    """
-    path = Path(path)
-    if os.environ.get("RANK", "0") != "0":
-        yield RunFolder(path, created=False, removed_temps=[])
-        return
-    if path.exists() and not path.is_dir():
-        raise OutputError(f"`{param}` {path} is a file, expected a folder")
-    top = _first_missing(path)
-    _check_writable_parent(path / LOCK_NAME, param)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OutputError(f"`{param}` {path}: {e.strerror}") from None
-    try:
-        with _folder_lock(path, param):
-            removed = remove_orphan_temps(path)
-            if not (resume or force or reuse):
-                _check_empty(path, param)
-            yield RunFolder(path, created=top is not None, removed_temps=removed)
-    except BaseException:
-        keep = not remove_on_failure or any((path / name).exists() for name in keep_on_failure)
-        if top is not None and not keep:
-            shutil.rmtree(top, ignore_errors=True)
-        raise
-
-
-def _first_missing(path: Path) -> Path | None:
-    """The outermost folder of `path` that does not exist yet (None when `path` exists)."""
-    if path.exists():
-        return None
-    top = path
-    while not top.parent.exists():
-        top = top.parent
-    return top
-
-
-def _check_empty(path: Path, param: str) -> None:
-    entries = sorted(p.name for p in path.iterdir() if p.name != LOCK_NAME)
-    if entries:
-        shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
-        raise OutputError(
-            f"`{param}` {path} is not empty ({shown}); pass --resume to continue it or --force to write over it"
-        )
-
-
-@contextlib.contextmanager
-def _folder_lock(folder: Path, param: str) -> Iterator[None]:
-    """An exclusive `flock` on `folder/.a3lab.lock` holding this process's pid; removed again on exit."""
-    import fcntl
-
-    lock = folder / LOCK_NAME
-    while True:
-        try:
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as e:
-            raise OutputError(f"`{param}` {folder}: cannot create {LOCK_NAME}: {e.strerror}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            raise OutputError(
-                f"`{param}` {folder} is in use by another a3lab process (pid {holder}); wait for it or stop it"
-            ) from None
-        try:
-            same = os.fstat(fd).st_ino == os.stat(lock).st_ino  # the holder before us may have removed the file
-        except FileNotFoundError:
-            same = False
-        if same:
-            break
-        os.close(fd)
-    try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        yield
-    finally:
-        with contextlib.suppress(OSError):
-            lock.unlink()
-        os.close(fd)

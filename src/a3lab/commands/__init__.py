@@ -150,21 +150,3 @@ class Distinct(argparse.Action):
         if len(set(values)) != len(values):
             parser.error(f"argument {option_string}: each item may appear once, got {' '.join(map(str, values))!r}")
         setattr(namespace, self.dest, values)
-
-
-def check_output_file_arg(path, force: bool, param: str = "out"):
-    """`a3lab.utils.check_output_file` for a command's file flag (imported late: utils imports torch)."""
-    from a3lab.utils import check_output_file
-
-    return check_output_file(path, force=force, param=param)
-
-
-def refuse_existing(paths, force: bool, *, folder=None, param: str = "out") -> None:
-    """Before any work: `folder` (if given) must be a folder or creatable, and each of `paths` writable and,
-    unless `force`, absent (no silent overwrite)."""
-    from a3lab.utils import check_output_file, check_output_folder
-
-    if folder is not None:
-        check_output_folder(folder, param=param)
-    for path in paths:
-        check_output_file(path, force=force, param=param)

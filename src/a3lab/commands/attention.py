@@ -22,10 +22,15 @@ from a3lab.attention.task_config import (
     task_defaults,
     task_defaults_text,
 )
-from a3lab.commands import add_common, check_output_file_arg, int_range, refuse_existing, word_list
+from a3lab.commands import add_common, int_range, word_list
 from a3lab.commands.flags import add_flags, add_threads, apply_threads, overrides
 from a3lab.config import field_docs
 from a3lab.errors import UserError
+from a3lab.runs import Kind, check_outputs, open_run
+
+BENCH = Kind("attention-bench", "attention bench", ("attention_bench.json", "attention_sweep.json", "*.png"))
+"""`bench` and `bench --sweep` share a folder, each with its own JSON."""
+TRAIN = Kind("attention-train", "attention train", ("results.json", "*.pt"))
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -84,13 +89,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.sweep or device.type == "cuda":
         return _cmd_sweep(args, str(device))
     out = Path(args.out)
-    refuse_existing([out / "attention_bench.json"], args.force, folder=args.out)
-    seed_everything(args.seed)
     given = {**overrides(args, BenchConfig), "device": str(device), "seed": args.seed, "threads": args.threads}
-    result = run_benchmark(preset_config(args.preset, **given))
-    print(format_table(result))
-    images = plot(result, out)
-    _write({**result, "images": images, "hf_installed": hf_installed()}, out / "attention_bench.json")
+    config = preset_config(args.preset, **given)
+    with open_run(out, BENCH, reuse=True):
+        check_outputs({"out": out / "attention_bench.json"}, force=args.force)
+        seed_everything(args.seed)
+        result = run_benchmark(config)
+        print(format_table(result))
+        images = plot(result, out)
+        _write({**result, "images": images, "hf_installed": hf_installed()}, out / "attention_bench.json")
     return 0
 
 
@@ -106,15 +113,17 @@ def _cmd_sweep(args: argparse.Namespace, device: str) -> int:
     from a3lab.utils import seed_everything, write_json
 
     out = Path(args.out)
-    refuse_existing([out / "attention_sweep.json"], args.force, folder=args.out)
-    seed_everything(args.seed)
     options = {**overrides(args, SweepConfig), "device": device, "seed": args.seed}
     options.update(extra={"command": "a3lab attention bench --sweep"}, rounds=args.repeats or SweepConfig.rounds)
+    config = SweepConfig(**options)
     save = lambda partial: write_json(partial, out / "attention_sweep.json")  # noqa: E731
-    result = run_sweep(SweepConfig(**options), on_group=save)
-    images = plot_sweep(result, out)
-    print(format_sweep(result))
-    _write({**result, "images": images}, out / "attention_sweep.json")
+    with open_run(out, BENCH, reuse=True):
+        check_outputs({"out": out / "attention_sweep.json"}, force=args.force)
+        seed_everything(args.seed)
+        result = run_sweep(config, on_group=save)
+        images = plot_sweep(result, out)
+        print(format_sweep(result))
+        _write({**result, "images": images}, out / "attention_sweep.json")
     return 0
 
 
@@ -151,13 +160,13 @@ def _kinds(kind: str, task: str) -> list[str]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from a3lab.attention.tasks import RESULT_HEADER, result_line, save_model, train_model
-    from a3lab.utils import open_run_folder, write_json
+    from a3lab.utils import write_json
 
     options = {**task_defaults(args.task), **_flat(overrides(args, TrainConfig))}
     # every kind's config is checked before the first (long) training run starts
     configs = [TrainConfig.create(**options, kind=kind) for kind in _kinds(args.kinds, args.task)]
     out = Path(args.out) if args.out else None
-    with open_run_folder(out, force=args.force) if out is not None else contextlib.nullcontext():
+    with open_run(out, TRAIN, force=args.force) if out is not None else contextlib.nullcontext():
         results = {}
         print(RESULT_HEADER)
         for config in configs:
@@ -216,9 +225,8 @@ def cmd_linformer_error(args: argparse.Namespace) -> int:
     from a3lab.utils import resolve_device, seed_everything, write_json
 
     ks = _parse_ks(args.ks)
-    for param in ("out", "plot"):
-        if getattr(args, param):
-            check_output_file_arg(getattr(args, param), args.force, param=param)
+    files = {"out": args.out, "plot": args.plot}
+    check_outputs(files, force=args.force, suffixes={"out": (".json",), "plot": (".png",)})
     seed_everything(args.seed)
     device = resolve_device(args.device)
     given = {**overrides(args, LinformerErrorConfig), "ks": ks}

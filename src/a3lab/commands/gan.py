@@ -11,11 +11,15 @@ import os
 from pathlib import Path
 
 from a3lab.catalog import DATASETS
-from a3lab.commands import add_common, check_output_file_arg, positive_float, refuse_existing, word_list
+from a3lab.commands import add_common, positive_float, word_list
 from a3lab.commands.flags import add_flags, add_threads, apply_threads, field_type, overrides
 from a3lab.errors import UserError, WriteError
 from a3lab.gan.config import PRESETS, EvalConfig, GANConfig, Preset, SampleConfig, get_preset
-from a3lab.gan.folder import CHECKPOINT, EVAL_FILE, RUN_NAMES, run_dataset
+from a3lab.gan.folder import CHECKPOINT, EVAL_FILE, RUN_FILE_PATTERNS, RUN_FILES, RUN_NAMES, run_dataset
+from a3lab.runs import Kind, check_cache_dir, check_folder, check_outputs, open_run
+
+RUN = Kind("gan", "gan train", (*RUN_FILES, *RUN_FILE_PATTERNS))
+REPRODUCE = Kind("gan-reproduce", "gan reproduce", ("comparison.json", "comparison.md", "*-grid.png", *RUN_NAMES))
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -61,7 +65,6 @@ def config_from_args(args: argparse.Namespace) -> GANConfig:
 def cmd_train(args: argparse.Namespace) -> int:
     from a3lab.gan import checkpoint, train
     from a3lab.gan.folder import remove_run_files
-    from a3lab.utils import open_run_folder
 
     apply_threads(args)
     if args.resume is not None:
@@ -69,12 +72,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         fixed += [f"--{b}" for b in ("beta1", "beta2", "force") if getattr(args, b) not in (None, False)]
         if fixed:
             raise UserError(f"`resume` takes the settings from the run; only `epochs` may be given (not {fixed[0]})")
-        folder = open_run_folder(args.resume, resume=True, param="resume")
+        folder = open_run(args.resume, RUN, resume=True, param="resume")
     else:
         if args.projection and args.conditional is False:
             raise UserError("`projection` needs a conditional GAN (drop `unconditional`)")
         config = config_from_args(args)
-        folder = open_run_folder(args.out, force=args.force, keep_on_failure=(CHECKPOINT,))
+        folder = open_run(args.out, RUN, force=args.force, keep_on_failure=(CHECKPOINT,))
     with folder as run:
         if args.resume is not None:
             config = checkpoint.resume_config(run.path, args.epochs, run.removed_temps)
@@ -120,9 +123,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from a3lab.utils import resolve_device
 
     options = SampleConfig(**overrides(args, SampleConfig))
-    if args.out.suffix.lower() not in SAMPLE_FORMATS:
-        raise UserError(f"`out` must end in {' or '.join(SAMPLE_FORMATS)}, got {args.out.name}")
-    check_output_file_arg(args.out, args.force)
+    check_outputs({"out": args.out}, force=args.force, suffixes={"out": SAMPLE_FORMATS})
     apply_threads(args)
     what = sample_to_file(args.run_dir, options, args.out, device=resolve_device(args.device))
     print(f"wrote {options.n} images, {what}, to {args.out}")
@@ -150,22 +151,34 @@ def cmd_eval(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     if not run_dir.is_dir():
         raise UserError(f"no run folder {run_dir}")
-    refuse_existing([run_dir / EVAL_FILE], True, param="run_dir")
-    if args.cache_dir:
-        refuse_existing([], True, folder=args.cache_dir, param="cache_dir")
     check_test_counts(run_dataset(run_dir), config, args.root)
+    check_eval_caches(run_dataset(run_dir), args.cache_dir)
     if config.inception and inception_weights_path() is None:
         print(f"a3lab: note: skipping the Inception FID: it needs {INCEPTION_HINT}")
     apply_threads(args)
     seed_everything(config.seed)
     device = str(resolve_device(args.device))
-    result = evaluate_run(run_dir, config, device=device, root=args.root, cache_dir=args.cache_dir)
+    # a reader that writes eval.json beside a run: refused while a `gan train --resume` holds the folder
+    with open_run(run_dir, RUN, reuse=True, exists=True, param="run_dir"):
+        result = evaluate_run(run_dir, config, device=device, root=args.root, cache_dir=args.cache_dir)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
         print(format_table(result))
         print(f"wrote {run_dir / EVAL_FILE}")
     return 0
+
+
+def check_eval_caches(dataset: str | None, cache_dir: str | None) -> None:
+    """Before any work: the real-feature cache, and the domain CNN's when the CNN must be trained, are writable."""
+    from a3lab.classifiers import domain_cnn_path
+
+    if cache_dir is not None:
+        check_folder(cache_dir, param="cache_dir")
+    else:
+        check_cache_dir("gan-eval")
+    if dataset is not None and not domain_cnn_path(dataset).is_file():
+        check_cache_dir(domain_cnn_path(dataset).parent.name)
 
 
 def _register_reproduce(actions: argparse._SubParsersAction) -> None:
@@ -206,14 +219,16 @@ def reproduce_preset(args: argparse.Namespace) -> Preset:
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from a3lab.gan.evaluate import check_test_counts
     from a3lab.gan.reproduce import comparison_markdown, reproduce
-    from a3lab.utils import open_run_folder, resolve_device
+    from a3lab.utils import resolve_device
 
     apply_threads(args)
     device = str(resolve_device(args.device))
     preset = reproduce_preset(args)
     for dataset in DATASETS:
         check_test_counts(dataset, preset.eval)
-    with open_run_folder(args.out, resume=args.resume, force=args.force, keep_on_failure=("comparison.json",)):
+    if args.cache_dir is not None:
+        check_folder(args.cache_dir, param="cache_dir")
+    with open_run(args.out, REPRODUCE, resume=args.resume, force=args.force, keep_on_failure=("comparison.json",)):
         summary = reproduce(
             preset,
             args.out,

@@ -9,6 +9,15 @@ from pathlib import Path
 from a3lab.commands import add_common, thread_count, word_list
 from a3lab.commands.flags import add_threads, apply_threads
 from a3lab.errors import UserError
+from a3lab.runs import Kind, open_run
+
+
+def report_kind() -> Kind:
+    """The report's folder: the page, its records (`sections/`) and one folder per section."""
+    from a3lab.report import SECTION_NAMES
+
+    return Kind("report", "report", ("index.html", "report.md", "results.json", "screenshot.png", "sections",
+                                     *SECTION_NAMES))  # fmt: skip
 
 
 def section_names(text: str) -> list[str]:
@@ -73,7 +82,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     quiet_waiting_threads()
     os.environ["A3LAB_PROGRESS"] = "0" if args.no_progress else os.environ.get("A3LAB_PROGRESS", "1")
     from a3lab.report import CLAIMS, SECTIONS, build_report
-    from a3lab.report.claims import stopped_early
     from a3lab.utils import resolve_device, seed_everything
 
     if args.list:
@@ -85,9 +93,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     only = tuple(args.only) if args.only else None
     device = str(resolve_device(args.device))
     apply_threads(args)
-    from a3lab.utils import open_run_folder
-
-    with open_run_folder(args.out, reuse=True, remove_on_failure=False):
+    if args.browser_check:
+        find_browser()
+    # the stored section records are a cache worth keeping even when the run fails
+    with open_run(args.out, report_kind(), reuse=True, keep_on_failure=("sections",)):
         seed_everything(args.seed)
         verdicts, records = build_report(
             args.preset,
@@ -99,6 +108,14 @@ def cmd_report(args: argparse.Namespace) -> int:
             threads=args.threads,
             jobs=args.jobs or min(2, os.cpu_count() or 1),
         )
+        page_ok = _print_summary(args, verdicts, records)
+    return 0 if page_ok else 1
+
+
+def _print_summary(args: argparse.Namespace, verdicts: list, records: dict[str, dict]) -> bool:
+    """The verdicts, the files written and what failed; True when every section ran and the page is clean."""
+    from a3lab.report.claims import stopped_early
+
     print(f"{'#':>2}  {'verdict':<13} claim")
     for v in verdicts:
         print(f"{v.number:>2}  {v.verdict:<13} {v.claim}")
@@ -110,15 +127,22 @@ def cmd_report(args: argparse.Namespace) -> int:
     if unfinished:
         print(f"stopped early, their claims not measured: {', '.join(unfinished)} (see the report)")
     page_ok = check_in_browser(Path(args.out)) if args.browser_check else True
-    return 1 if failed or not page_ok else 0
+    return not failed and page_ok
+
+
+def find_browser() -> None:
+    """Before any work: `--browser-check` needs Chromium."""
+    from a3lab.report import find_chromium
+
+    if find_chromium() is None:
+        raise UserError("`browser_check` needs chromium (Debian: apt-get install chromium)")
 
 
 def check_in_browser(out: Path) -> bool:
     """Open out/index.html in headless Chromium, save out/screenshot.png, print what it saw; True if clean."""
-    from a3lab.report import browser_check, find_chromium
+    from a3lab.report import browser_check
 
-    if find_chromium() is None:
-        raise UserError("`browser_check` needs chromium (Debian: apt-get install chromium)")
+    find_browser()
     check = browser_check(out / "index.html", out / "screenshot.png")
     broken, console = check["broken_images"], check["console"]
     print(

@@ -7,10 +7,11 @@ import json
 import math
 import re
 
-from a3lab.commands import add_common, check_output_file_arg
+from a3lab.commands import add_common
 from a3lab.commands.flags import add_flags, overrides
 from a3lab.errors import UserError
 from a3lab.rnn.config import AlternatingRNNConfig, LearnConfig
+from a3lab.runs import check_outputs
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -76,8 +77,7 @@ def cmd_learn(args: argparse.Namespace) -> int:
     from a3lab.rnn import learn
     from a3lab.utils import seed_everything, write_json
 
-    if args.out:
-        check_output_file_arg(args.out, args.force)
+    check_outputs({"out": args.out}, force=args.force, suffixes={"out": (".json",)})
     seed_everything(args.seed)
     config = LearnConfig(**overrides(args, LearnConfig))
     result = learn(config)

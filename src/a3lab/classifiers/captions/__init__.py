@@ -17,7 +17,7 @@ __getattr__, __all__ = lazy_exports(
         "data": ("caption", "caption_metrics", "make_strips", "read_strips", "strip_sets", "word_errors", "words"),
         "models": ("StripEncoder", "beam_search", "build_caption_model", "ctc_greedy_decode", "greedy_search"),
         "experiment": (
-            "best_model", "check_out_dir", "evaluate_captioner", "fit_captioner", "format_table", "load_run",
+            "best_model", "evaluate_captioner", "fit_captioner", "format_table", "load_run",
             "plot_examples", "predict_captions", "predict_strips", "pretrain_encoder", "report_experiment",
             "run_captions", "save_run",
         ),

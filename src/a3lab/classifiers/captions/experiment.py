@@ -34,7 +34,7 @@ from a3lab.classifiers.captions.config import (
 from a3lab.classifiers.captions.data import caption, caption_metrics, read_strips, strip_sets
 from a3lab.classifiers.captions.models import StripEncoder, build_caption_model
 from a3lab.classifiers.fit import fit, fit_steps
-from a3lab.errors import CheckpointError, OutputError, UserError
+from a3lab.errors import CheckpointError, UserError
 from a3lab.section import budget
 from a3lab.utils import atomic_torch_save, resolve_device, save_figure, seed_everything, write_json
 
@@ -153,16 +153,6 @@ def best_model(results: dict[str, Any]) -> str:
 
 
 # ----------------------------------------------------------------------------- the run folder
-
-
-def check_out_dir(out: str | os.PathLike, force: bool) -> Path:
-    """The run folder, refused when it exists with files in it unless `force`."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"{out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise OutputError(f"{out}: folder is not empty; pass --force to write into it")
-    return out
 
 
 def save_run(results: dict[str, Any], trained: dict[str, nn.Module], out: str | os.PathLike) -> dict[str, Path]:
