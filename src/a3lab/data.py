@@ -95,6 +95,12 @@ def check_idx(path: str | os.PathLike, kind: Literal["images", "labels"]) -> lis
     return dims
 
 
+def read_idx(path: str | os.PathLike, kind: Literal["images", "labels"]) -> np.ndarray:
+    """The uint8 array of one IDX file (`[N, rows, cols]` images or `[N]` labels), its header checked first."""
+    dims = check_idx(path, kind)
+    return np.fromfile(path, dtype=np.uint8, offset=4 + 4 * len(dims)).reshape(dims)
+
+
 def write_idx(path: str | os.PathLike, array: np.ndarray | torch.Tensor) -> Path:
     """Write a uint8 array as an IDX file (`[N, rows, cols]` images or `[N]` labels); used by tests."""
     arr = np.asarray(array, dtype=np.uint8)
@@ -140,23 +146,19 @@ def _load(name: str, train: bool, root) -> tuple[torch.Tensor, torch.Tensor, Pat
         if source != "cache" or os.environ.get("A3LAB_OFFLINE") == "1":
             raise DataError(_missing_message(name, base, source, train))
         _download(name, base, train, source)
-    # Check the headers ourselves (one clear error naming the file), then let torchvision read the split.
-    n_images = check_idx(files["images"], "images")[0]
-    n_labels = check_idx(files["labels"], "labels")[0]
-    if n_images != n_labels:
-        raise DataError(f"{files['images']}: {n_images} images but {files['labels']} has {n_labels} labels")
-    try:
-        ds = _torchvision_class(name)(str(base), train=train, download=False)
-    except Exception as e:
-        raise DataError(f"{files['images'].parent}: torchvision could not read {name}: {e}") from None
-    labels = ds.targets.long().contiguous()
+    # Read the IDX files ourselves: one clear error naming the file, and one split needs only its own two
+    # files (torchvision asks for both splits).
+    images = read_idx(files["images"], "images")
+    labels = torch.from_numpy(read_idx(files["labels"], "labels")).long()
+    if len(images) != len(labels):
+        raise DataError(f"{files['images']}: {len(images)} images but {files['labels']} has {len(labels)} labels")
     if len(labels) and not 0 <= int(labels.min()) <= int(labels.max()) < NUM_CLASSES:
         bad = labels[(labels < 0) | (labels >= NUM_CLASSES)]
         raise DataError(
             f"{files['labels']}: {len(bad)} label values outside 0..{NUM_CLASSES - 1} (e.g. {int(bad[0])}); "
             "the file is corrupt"
         )
-    return ds.data.contiguous(), labels, files["images"].parent
+    return torch.from_numpy(images), labels, files["images"].parent
 
 
 def _download(name: str, base: Path, train: bool, source: str) -> None:
