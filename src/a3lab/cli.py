@@ -122,12 +122,11 @@ def _out_of_memory(e: BaseException) -> bool:
 def command_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
     """The parser of the action that ran (`a3lab gan train` -> its subparser)."""
     current = parser
-    for name in ("area", "action"):
+    while True:  # as deep as the command goes (`classify captions predict` has three levels)
         subs = [a for a in current._actions if isinstance(a, argparse._SubParsersAction)]
-        if not subs or getattr(args, name, None) is None:
-            break
-        current = subs[0].choices[getattr(args, name)]
-    return current
+        if not subs or getattr(args, subs[0].dest, None) is None:
+            return current
+        current = subs[0].choices[getattr(args, subs[0].dest)]
 
 
 _PARAM = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")

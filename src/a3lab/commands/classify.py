@@ -7,16 +7,17 @@ import argparse
 import functools
 import importlib
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from a3lab.catalog import DATASETS
-from a3lab.classifiers.captions.config import CaptionConfig
+from a3lab.classifiers.captions.config import READS, CaptionConfig
 from a3lab.classifiers.config import MODEL_KINDS, TrainConfig
 from a3lab.classifiers.sequences.config import THREADS, SequenceConfig
 from a3lab.classifiers.video.config import VideoConfig
-from a3lab.commands import Distinct, add_common, positive_int, seed_value
+from a3lab.commands import Distinct, add_common, float_range, positive_int, seed_value
 from a3lab.commands.flags import add_flags, add_threads, apply_threads, overrides, shown
 from a3lab.config import field_info
 from a3lab.errors import UserError
@@ -89,16 +90,23 @@ def register(sub: Actions) -> None:
 
     cap = actions.add_parser("captions", help="caption strips of items: Show-Attend-Tell, per-position, CTC, CRNN")
     sub = cap.add_subparsers(dest="captions_action", metavar="<train|predict>", required=True)
-    train = _action(sub, "train", "train and test every model; leave a run folder of the best", cmd_captions_train)
+    train = _action(sub, "train", "train and test every model; leave a run folder of them all", cmd_captions_train)
     _preset(train, CaptionConfig, skip=("models", "model"))
     _words(train, "--models", CaptionConfig, "models")
     train.add_argument("--out", required=True, help="run folder: best model, every model's results, examples")
     train.add_argument("--force", action="store_true", help="write into a non-empty --out folder")
-    what = "caption the strips of an .npz file with a run's best model"
+    what = "caption the strips of an .npz file with the run's model that reads their length best"
     predict = _action(sub, "predict", what, cmd_captions_predict, seed=False)
     predict.add_argument("run", help="a run folder written by `classify captions train`")
     predict.add_argument("--images", required=True, help="an .npz file with uint8 `images` [N, 28, 28*L], L <= 8")
     predict.add_argument("--json", action="store_true", help="print a JSON list instead of one caption per line")
+    predict.add_argument(
+        "--min-accuracy",
+        type=float_range(0.0, 1.0),
+        default=READS,
+        help="caption only with a model whose exact-caption accuracy on the run's test strips of the input's "
+        "length reached this (default: %(default)s)",
+    )
 
 
 def _action(parent: Actions, name: str, what: str, func: Callable, *, seed: bool = True, threads: int | None = None):
@@ -209,9 +217,14 @@ def cmd_captions_train(args: argparse.Namespace) -> int:
 
 
 def cmd_captions_predict(args: argparse.Namespace) -> int:
-    from a3lab.classifiers.captions import predict_captions
+    from a3lab.classifiers.captions import caption_file
 
     apply_threads(args)
-    lines = predict_captions(args.run, args.images, args.device)
-    print(json.dumps(lines) if args.json else "\n".join(lines))
+    done = caption_file(args.run, args.images, args.device, min_accuracy=args.min_accuracy)
+    print(
+        f"a3lab: note: captioned with {done['model']}, which read {100 * done['exact']:.0f}% of the run's test "
+        f"strips of {done['length']} items exactly",
+        file=sys.stderr,
+    )
+    print(json.dumps(done["captions"]) if args.json else "\n".join(done["captions"]))
     return 0

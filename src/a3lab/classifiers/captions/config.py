@@ -18,6 +18,8 @@ SEEN = (1, 2, 3, 4)
 """Items per strip the models train on."""
 UNSEEN = (5, 6, 7, 8)
 """Items per strip they are tested on besides."""
+READS = 0.5
+"""Exact-caption accuracy on a run's test strips of a length from which a model is said to read that length."""
 
 
 @dataclass

@@ -6,9 +6,8 @@ Every model of `captions.models` is trained on strips of 1..4 items (one length 
 for a fixed number of steps, then tested on fresh strips of the test split with 1..8 items: exact-caption
 accuracy and word error rate per length, summarised over the seen lengths 1..4 and the unseen 5..8.
 
-`train_captions` leaves a run folder: the best model's weights (`model.pt`) and settings (`run.json`), every
-model's results (`results.json`) and a figure of example strips with each model's captions (`examples.png`).
-`predict_captions` reads that folder back and captions a user's strips.
+`captions.folder` writes the run folder of every model trained here and reads it back to caption a user's
+strips.
 """
 
 from __future__ import annotations
@@ -29,14 +28,13 @@ from a3lab.classifiers.captions.config import (
     SEEN,
     UNSEEN,
     CaptionConfig,
-    CaptionModelConfig,
 )
-from a3lab.classifiers.captions.data import caption, caption_metrics, read_strips, strip_sets
+from a3lab.classifiers.captions.data import caption, caption_metrics, strip_sets
 from a3lab.classifiers.captions.models import StripEncoder, build_caption_model
 from a3lab.classifiers.fit import fit, fit_steps
-from a3lab.errors import CheckpointError, UserError
+from a3lab.errors import UserError
 from a3lab.section import budget
-from a3lab.utils import atomic_torch_save, resolve_device, save_figure, seed_everything, write_json
+from a3lab.utils import resolve_device, save_figure, seed_everything, write_json
 
 
 def pretrain_encoder(dataset: str, config: CaptionConfig, device: torch.device) -> tuple[StripEncoder, float]:
@@ -153,48 +151,6 @@ def best_model(results: dict[str, Any]) -> str:
 
 
 # ----------------------------------------------------------------------------- the run folder
-
-
-def save_run(results: dict[str, Any], trained: dict[str, nn.Module], out: str | os.PathLike) -> dict[str, Path]:
-    """Write the best model's weights and settings, every model's results and the examples figure."""
-    out = Path(out)
-    kind = best_model(results)
-    config = results["config"]
-    atomic_torch_save({k: v.cpu() for k, v in trained[kind].state_dict().items()}, out / "model.pt")
-    run = {"format": 1, "dataset": results["dataset"], "model": kind, "model_config": config["model"]}
-    paths = {"run": write_json(run, out / "run.json"), "weights": out / "model.pt"}
-    paths["results"] = write_json({k: v for k, v in results.items()}, out / "results.json")
-    paths["examples"] = plot_examples(results, out / "examples.png")
-    return paths
-
-
-def load_run(folder: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[nn.Module, str]:
-    """The best model of a run folder, in eval mode, and its data set.
-
-    Raises:
-        CheckpointError: the folder lacks run.json or model.pt, or they do not match.
-    """
-    import json
-
-    folder = Path(folder)
-    run_file, weights = folder / "run.json", folder / "model.pt"
-    if not run_file.is_file() or not weights.is_file():
-        raise CheckpointError(f"{folder}: not a captions run folder (needs run.json and model.pt)")
-    try:
-        run = json.loads(run_file.read_text())
-        model = build_caption_model(run["model"], CaptionModelConfig(**run["model_config"]))
-        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-    except (json.JSONDecodeError, KeyError, TypeError, RuntimeError, UserError) as e:
-        raise CheckpointError(f"{folder}: damaged or mismatched run ({type(e).__name__}: {e})") from None
-    return model.to(device).eval(), run["dataset"]
-
-
-def predict_captions(folder: str | os.PathLike, images_file: str, device: str | torch.device = "cpu") -> list[str]:
-    """Caption every strip of a user's .npz file (uint8 `images` `[N, 28, 28 L]`, L <= 8) with a run's model
-    (`device` "auto", "cpu", "cuda" or a torch device)."""
-    strips = read_strips(images_file)
-    model, dataset = load_run(folder, resolve_device(device) if isinstance(device, str) else device)
-    return [caption(c, dataset) for c in predict_strips(model, strips)]
 
 
 # ----------------------------------------------------------------------------- tables and figures
