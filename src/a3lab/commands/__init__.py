@@ -5,57 +5,19 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import re
 from collections.abc import Callable
 
-from a3lab.config import MAX_SEED
+from a3lab.config import MAX_INT, MAX_SEED
 
 # Most threads `--threads` takes: beyond them torch crashes instead of failing with the flag's name.
 MAX_THREADS_PER_CPU = 4
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse with one-line usage errors (`a3lab <area>: error: ...`, exit code 2) and help defaults that are
-    read from the configuration dataclasses (see `config_default`)."""
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("formatter_class", HelpFormatter)
-        super().__init__(*args, **kwargs)
+    """argparse with one-line usage errors (`a3lab <area>: error: ...`, exit code 2)."""
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-_CONFIG_DEFAULT = re.compile(r"\{default:([\w.]+):(\w+)\.(\w+)(?:\[(\d+)\])?\}")
-
-
-def config_default(target: str) -> str:
-    """A help-text placeholder for a dataclass field's default, e.g. `config_default("a3lab.rnn:LearnConfig.lr")`.
-
-    It is resolved only when help is printed, so building the parser imports no torch.
-    """
-    if not _CONFIG_DEFAULT.fullmatch(f"{{default:{target}}}"):
-        raise ValueError(f"expected 'module:Class.field[index]', got {target!r}")
-    return f"{{default:{target}}}"
-
-
-def _resolve_default(match: re.Match) -> str:
-    import dataclasses
-    import importlib
-
-    module, cls, field_name, index = match.groups()
-    field = next(f for f in dataclasses.fields(getattr(importlib.import_module(module), cls)) if f.name == field_name)
-    value = field.default if field.default is not dataclasses.MISSING else field.default_factory()
-    if index is not None:
-        value = value[int(index)]
-    if isinstance(value, (tuple, list)):
-        return ",".join(str(v) for v in value)
-    return "all" if value is None else str(value)
-
-
-class HelpFormatter(argparse.HelpFormatter):
-    def _expand_help(self, action: argparse.Action) -> str:
-        return _CONFIG_DEFAULT.sub(_resolve_default, super()._expand_help(action))
 
 
 def add_common(parser: argparse.ArgumentParser, *, seed: bool = True, device: bool = True) -> None:
@@ -89,8 +51,8 @@ def int_range(low: int, high: int) -> Callable[[str], int]:
 
 
 def positive_int(text: str) -> int:
-    """argparse type for integers >= 1 (and at most 2**31 - 1)."""
-    return int_range(1, 2**31 - 1)(text)
+    """argparse type for integers >= 1 (and at most `a3lab.config.MAX_INT`, as a config's integer fields)."""
+    return int_range(1, MAX_INT)(text)
 
 
 def seed_value(text: str) -> int:
