@@ -19,8 +19,9 @@ import pytest
 import torch
 
 from a3lab import cli
+from a3lab.commands.gan import RUN
 from a3lab.data import raw_files, write_idx
-from a3lab.utils import LOCK_NAME, open_run_folder
+from a3lab.runs import LOCK_NAME, open_run
 from conftest import write_tiny_dataset
 
 # A tiny GAN run: 2 steps of the MLP pair on 64 images.
@@ -427,7 +428,7 @@ def test_attention_train_refuses_a_non_empty_folder(tiny_data, tmp_path: Path, c
 
 def test_a_second_writer_is_refused_with_the_holders_pid(tmp_path: Path, capsys) -> None:
     out = tmp_path / "run"
-    with open_run_folder(out):
+    with open_run(out, RUN):
         code, _, err = run_main(["gan", "train", "--resume", str(out)], capsys)
         assert code == 2 and f"pid {os.getpid()}" in err and "in use" in err
         code, _, err = run_main(["gan", "train", "--out", str(out), "--force"], capsys)
@@ -439,8 +440,9 @@ def test_the_os_releases_the_lock_of_a_killed_holder(tmp_path: Path, capsys) -> 
     out = tmp_path / "run"
     holder = textwrap.dedent(f"""
         import sys, time
-        from a3lab.utils import open_run_folder
-        with open_run_folder({str(out)!r}):
+        from a3lab.commands.gan import RUN
+        from a3lab.runs import open_run
+        with open_run({str(out)!r}, RUN):
             print("held", flush=True)
             time.sleep(60)
     """)
@@ -453,7 +455,7 @@ def test_the_os_releases_the_lock_of_a_killed_holder(tmp_path: Path, capsys) -> 
         child.send_signal(signal.SIGKILL)
         child.wait()
     assert (out / LOCK_NAME).exists()  # a killed holder leaves the file, but not the lock
-    with open_run_folder(out, resume=True) as run:
+    with open_run(out, RUN, resume=True) as run:
         assert run.path == out
     assert not (out / LOCK_NAME).exists()
 

@@ -32,12 +32,14 @@ _OWN = (LOCK_NAME, MARKER)
 @dataclasses.dataclass(frozen=True)
 class Kind:
     """A kind of run folder: its `name` (stored in the marker), the `command` that writes it (for messages),
-    and glob patterns of the `names` it writes (a folder without a marker holding only these is one of its own,
-    written before folders had markers; with `--force`, a foreign file matching one of them is never replaced)."""
+    glob patterns of the `names` it writes (with `--force`, a foreign file matching one is never replaced), and
+    of its `signature`, the names only such a run writes: a folder without a marker that holds one of them and
+    nothing but `names` was written by this kind before folders had markers."""
 
     name: str
     command: str
     names: tuple[str, ...]
+    signature: tuple[str, ...]
 
 
 @dataclasses.dataclass
@@ -73,13 +75,14 @@ def check_outputs(
     given = [(param, Path(path)) for param, path in pairs if path is not None]
     seen: dict[str, str] = {}
     for param, path in given:
-        allowed = (suffixes or {}).get(param)
-        if allowed and path.suffix.lower() not in allowed:
-            raise UserError(f"`{param}` must end in {' or '.join(allowed)} (the format written), got {path.name}")
         real = os.path.realpath(path)  # links and `./` spellings of one file are one file
         if real in seen:
             raise UserError(f"`{seen[real]}` and `{param}` name the same file {path}; give each its own name")
         seen[real] = param
+    for param, path in given:
+        allowed = (suffixes or {}).get(param)
+        if allowed and path.suffix.lower() not in allowed:
+            raise UserError(f"`{param}` must end in {' or '.join(allowed)} (the format written), got {path.name}")
         check_output_file(path, force=force, param=param)
     return [path for _, path in given]
 
@@ -237,13 +240,14 @@ def check_kind(path: Path, kind: Kind, *, force: bool, param: str) -> None:
         if found is not None:
             command = _marker(path).get("command", found)
             raise OutputError(
-                f"`{param}` {path} holds a `{command}` run, not a `{kind.command}` one; choose another folder"
+                f"`{param}` {path} holds an `{command}` run, not an `a3lab {kind.command}` one; a folder holds one "
+                "kind of run: choose another folder"
             )
     entries = _entries(path)
     foreign = [name for name in entries if not _matches(name, kind.names)]
-    if not foreign:
+    if not entries or (not foreign and any(_matches(name, kind.signature) for name in entries)):
         return
-    shown = _shown(foreign)
+    shown = _shown(foreign or entries)
     if not force:
         raise OutputError(
             f"`{param}` {path} holds files a3lab did not write ({shown}); choose a new or empty folder, or pass "

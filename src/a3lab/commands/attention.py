@@ -28,9 +28,10 @@ from a3lab.config import field_docs
 from a3lab.errors import UserError
 from a3lab.runs import Kind, check_outputs, open_run
 
-BENCH = Kind("attention-bench", "attention bench", ("attention_bench.json", "attention_sweep.json", "*.png"))
+BENCH_JSON = ("attention_bench.json", "attention_sweep.json")
+BENCH = Kind("attention-bench", "attention bench", (*BENCH_JSON, "*.png"), BENCH_JSON)
 """`bench` and `bench --sweep` share a folder, each with its own JSON."""
-TRAIN = Kind("attention-train", "attention train", ("results.json", "*.pt"))
+TRAIN = Kind("attention-train", "attention train", ("results.json", "*.pt"), ("results.json",))
 
 
 def register(sub: argparse._SubParsersAction) -> None:

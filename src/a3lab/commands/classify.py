@@ -26,14 +26,17 @@ from a3lab.runs import Kind, check_cache_dir, check_outputs, open_run
 Actions = argparse._SubParsersAction
 WORDS = {"tasks": "--tasks", "models": "--models"}
 """Fields taken as lists of words (`--models gru c3d`), by flag."""
-CLASSIFY = Kind("classify", "classify train", ("*-seed*.safetensors", "*-seed*.json", "compare.json", "*.png"))
+RECORDS = ("*-seed*.json", "compare.json")
+CLASSIFY = Kind("classify", "classify train", (*RECORDS, "*-seed*.safetensors", "*.png"), RECORDS)
 """`classify train` and `classify compare` share a folder: compare reuses the runs train leaves."""
-CAPTIONS = Kind("captions", "classify captions train", ("run.json", "results.json", "*.pt", "*.png", "models"))
+CAPTIONS = Kind(
+    "captions", "classify captions train", ("run.json", "results.json", "*.pt", "*.png", "models"), ("run.json",)
+)
 
 
 def experiment_kind(name: str) -> Kind:
     """The run folder of `classify sequences` or `classify video`."""
-    return Kind(name, f"classify {name}", (f"{name}.json", f"{name}_accuracy_vs_length.png"))
+    return Kind(name, f"classify {name}", (f"{name}.json", f"{name}_accuracy_vs_length.png"), (f"{name}.json",))
 
 
 def _words(p: argparse.ArgumentParser, flag: str, config: type, field: str, shown_default: Any = None) -> None:

@@ -15,11 +15,12 @@ from a3lab.commands import add_common, positive_float, word_list
 from a3lab.commands.flags import add_flags, add_threads, apply_threads, field_type, overrides
 from a3lab.errors import UserError, WriteError
 from a3lab.gan.config import PRESETS, EvalConfig, GANConfig, Preset, SampleConfig, get_preset
-from a3lab.gan.folder import CHECKPOINT, EVAL_FILE, RUN_FILE_PATTERNS, RUN_FILES, RUN_NAMES, run_dataset
+from a3lab.gan.folder import CHECKPOINT, CONFIG, EVAL_FILE, RUN_FILE_PATTERNS, RUN_FILES, RUN_NAMES, run_dataset
 from a3lab.runs import Kind, check_cache_dir, check_folder, check_outputs, open_run
 
-RUN = Kind("gan", "gan train", (*RUN_FILES, *RUN_FILE_PATTERNS))
-REPRODUCE = Kind("gan-reproduce", "gan reproduce", ("comparison.json", "comparison.md", "*-grid.png", *RUN_NAMES))
+RUN = Kind("gan", "gan train", (*RUN_FILES, *RUN_FILE_PATTERNS), (CHECKPOINT, CONFIG))
+COMPARISON = ("comparison.json", "comparison.md")
+REPRODUCE = Kind("gan-reproduce", "gan reproduce", (*COMPARISON, "*-grid.png", *RUN_NAMES), (*COMPARISON, *RUN_NAMES))
 
 
 def register(sub: argparse._SubParsersAction) -> None:

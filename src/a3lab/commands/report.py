@@ -16,8 +16,8 @@ def report_kind() -> Kind:
     """The report's folder: the page, its records (`sections/`) and one folder per section."""
     from a3lab.report import SECTION_NAMES
 
-    return Kind("report", "report", ("index.html", "report.md", "results.json", "screenshot.png", "sections",
-                                     *SECTION_NAMES))  # fmt: skip
+    page = ("index.html", "report.md", "results.json", "screenshot.png")
+    return Kind("report", "report", (*page, "sections", *SECTION_NAMES), ("sections",))
 
 
 def section_names(text: str) -> list[str]:
