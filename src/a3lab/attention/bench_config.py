@@ -91,6 +91,8 @@ class BenchConfig(Checked):
             raise UserError(
                 f"`linformer_k` must be <= the largest of `sizes` ({max(self.sizes)}), got {self.linformer_k}"
             )
+        if any(m in BAND_METHODS for m in self.methods) and self.window > max(self.sizes):
+            raise UserError(f"`window` must be <= the largest of `sizes` ({max(self.sizes)}), got {self.window}")
         if "hf-longformer" in self.methods and any(n % (2 * self.window) for n in self.sizes):
             raise UserError(
                 f"hf-longformer needs every `sizes` value to be a multiple of 2 * `window` = {2 * self.window}"
@@ -152,3 +154,5 @@ class SweepConfig(Checked):
             if not getattr(self, name):
                 raise UserError(f"`{name}` must be a non-empty list, got {getattr(self, name)}")
         self.sizes, self.windows = tuple(sorted(set(self.sizes))), tuple(sorted(set(self.windows)))
+        if max(self.windows) > max(self.sizes):  # a band wider than every sequence: full attention at a band's cost
+            raise UserError(f"`windows` must be <= the largest of `sizes` ({max(self.sizes)}), got {max(self.windows)}")

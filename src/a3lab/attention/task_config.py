@@ -82,6 +82,11 @@ class ModelConfig(Checked):
         ):
             raise UserError(f"image_shape {self.image_shape} does not hold `seq_len` {self.seq_len} tokens")
         base = "sliding" if self.kind.startswith("sliding") else self.kind
+        if base == "sliding" and self.attention.window > self.seq_len:  # the band would dwarf full attention
+            raise UserError(
+                f"`window` must be at most the sequence length ({self.seq_len}): a window covering the whole "
+                f"sequence is full attention (use `kind` full), got {self.attention.window}"
+            )
         self.attention = dataclasses.replace(  # what every layer is, from the kind and the sequence
             self.attention,
             kind=base,

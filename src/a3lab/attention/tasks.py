@@ -375,4 +375,6 @@ def sample_tokens(config: TrainConfig, count: int, root: str | Path | None = Non
     from a3lab.data import load_images
 
     images, _ = load_images(TASK_DATASET[config.task], train=False, root=root)
+    if count > len(images):
+        raise UserError(f"`examples` must be <= {len(images)} (the test split), got {count}")
     return pixel_tokens(images[:count])
