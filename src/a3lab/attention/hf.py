@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from a3lab.attention.functional import Backend, resolve_backend, sliding_window_attention
+from a3lab.attention.hf_backend import register as register  # attn_implementation="a3lab" for any model
 from a3lab.errors import UserError
 
 
