@@ -8,19 +8,19 @@ import pytest
 
 from a3lab.attention import bench, bench_config, bench_methods, cost
 from a3lab.attention.bench_config import BenchConfig
-from a3lab.attention.cost import report_experiment
+from a3lab.attention.cost import section_experiment
 from a3lab.attention.section import COST
 from test_attention_bench import TINY
 
 
-def test_report_experiment_returns_exactly_the_documented_keys(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_section_experiment_returns_exactly_the_documented_keys(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(bench_config.PRESETS, "quick", BenchConfig(**TINY, memory=True))
     methods = ("full", "sliding-blocked", "linformer")
     timing = {"methods": methods, "sizes": (64, 128, 256), "full_max_n": 128, "rounds": 5}
     monkeypatch.setitem(cost.REPORT_TIMING, "quick", timing)
     for module in (cost, bench, bench_methods):
         monkeypatch.setattr(module, "hf_installed", lambda: False)
-    out = report_experiment("quick", tmp_path)
+    out = section_experiment("quick", tmp_path)
     assert set(out) == {"images", "rows", "slopes", "matmul_gflops", "band_gflops", "hf", "speedup_vs_full",
                         "speedup_vs_hf", "timing", "budget"}  # fmt: skip
     t = out["timing"]

@@ -8,20 +8,20 @@ from pathlib import Path
 
 import pytest
 
-from a3lab.attention.experiment import report_experiment
+from a3lab.attention.experiment import section_experiment
 from a3lab.attention.section import TASKS
 from a3lab.attention.task_config import PRESETS
 from test_attention_tasks import TINY_LONG
 
 
-def test_report_experiment_keys_and_images(tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_section_experiment_keys_and_images(tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     tiny = dataclasses.replace(
         PRESETS["quick"], pixel_steps=2, pixel_train_examples=8, pixel_test_examples=8, batch_size=4,
         long_range_steps=2, long_range_batch_size=4, long_range_test_examples=8, linformer_examples=2,
         pixel={"dim": 8, "depth": 1, "heads": 2, "window": 28, "k": 16}, long_range=dict(TINY_LONG, dim=8),
     )  # fmt: skip
     monkeypatch.setitem(PRESETS, "quick", tiny)
-    result = report_experiment("quick", tmp_path, device="cpu", seed=0)
+    result = section_experiment("quick", tmp_path, device="cpu", seed=0)
     assert set(result) == {"images", "pixel", "long_range", "linformer_error", "budget"}
     steps = 8 * 2 + len(tiny.long_range_kinds) * 2  # pixel runs x steps + long-range runs x steps
     assert result["budget"]["planned"] == result["budget"]["done"] == steps and result["budget"]["images"] == 8
@@ -43,4 +43,4 @@ def test_report_experiment_keys_and_images(tiny_data: Path, tmp_path: Path, monk
     assert json.loads((tmp_path / "attention_tasks.json").read_text())["summary"] == result
     assert [b[0] for b in TASKS.render(result)] == ["p", "table", "p", "table", "table"]
     with pytest.raises(ValueError, match="`preset`"):
-        report_experiment("huge", tmp_path)
+        section_experiment("huge", tmp_path)

@@ -91,7 +91,7 @@ def test_report_section_feeds_claim_11(tiny_data, tmp_path, monkeypatch):
     from a3lab.report import claims
 
     monkeypatch.setitem(captions.PRESETS, "quick", TINY)
-    result = captions.report_experiment("quick", tmp_path / "captions", device="cpu")
+    result = captions.section_experiment("quick", tmp_path / "captions", device="cpu")
     json.dumps(result)
     assert result["budget"]["done"] == result["budget"]["planned"] == 2 * 2 + 2 * 4 * 4
     assert all((tmp_path / "captions" / name).is_file() for name in result["images"])

@@ -12,8 +12,8 @@ from a3lab.classifiers import (
     build_model,
     domain_cnn_path,
     make_config,
-    report_experiment,
     save_classifier,
+    section_experiment,
     summarise,
 )
 from a3lab.cli import main
@@ -61,7 +61,7 @@ def test_cli_compare_writes_table_and_plot_and_reuses_runs(
     assert main(argv) == 0
 
 
-def test_report_experiment_keys_and_checkpoints(
+def test_section_experiment_keys_and_checkpoints(
     tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     home = tmp_path / "home"
@@ -69,7 +69,7 @@ def test_report_experiment_keys_and_checkpoints(
     existing = save_classifier(tiny_model("cnn"), domain_cnn_path("mnist"))
     before = existing.read_bytes()
     out = tmp_path / "report"
-    result = report_experiment("quick", out, device="cpu", seed=0)
+    result = section_experiment("quick", out, device="cpu", seed=0)
     assert set(result) == {"images", "preset_note", "results", "budget", "timing"}
     budget, timing = result["budget"], result["timing"]
     assert budget["done"] == budget["planned"] > 0 and budget["stopped"] is None and budget["images"] == 200
@@ -90,4 +90,4 @@ def test_report_experiment_keys_and_checkpoints(
     assert existing.read_bytes() == before  # the quick preset keeps an existing domain CNN
     assert domain_cnn_path("fashion-mnist").is_file()  # and fills a missing one
     with pytest.raises(ValueError, match="`preset`"):
-        report_experiment("medium", out)
+        section_experiment("medium", out)

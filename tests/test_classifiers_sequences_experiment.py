@@ -14,8 +14,8 @@ from a3lab.classifiers.sequences import (
     build_model,
     encode,
     make_batch,
-    report_experiment,
     run_sequences,
+    section_experiment,
     train_model,
 )
 from a3lab.cli import main
@@ -85,9 +85,9 @@ def test_run_is_deterministic_and_mlp_has_no_long_lengths() -> None:
         assert 0.4 < first["tasks"][task]["chance"] <= 0.6
 
 
-def test_report_experiment_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_section_experiment_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sequences.PRESETS, "quick", {"steps": 10, "eval_size": 20, "batch_size": 16})
-    result = report_experiment("quick", tmp_path, device="cpu", seed=0)
+    result = section_experiment("quick", tmp_path, device="cpu", seed=0)
     assert set(result) == {"images", "preset_note", "tasks", "budget"}
     assert result["budget"]["planned"] == result["budget"]["done"] == 2 * 4 * 10  # tasks x trained models x steps
     assert set(result["tasks"]) == {"alternating", "parity"}

@@ -84,7 +84,7 @@ def test_report_section_feeds_claim_10(tiny_data, tmp_path, monkeypatch):
 
     monkeypatch.setenv("A3LAB_HOME", str(tmp_path / "home"))
     monkeypatch.setitem(video.PRESETS, "quick", {**TINY, "models": ("mean_pool", "gru", "c3d", "transformer")})
-    result = video.report_experiment("quick", tmp_path / "video", device="cpu")
+    result = video.section_experiment("quick", tmp_path / "video", device="cpu")
     json.dumps(result)
     assert result["budget"]["done"] == result["budget"]["planned"] == 2 + 2 * 4 * 3
     assert (tmp_path / "video" / result["images"][0]).is_file()

@@ -20,7 +20,7 @@ from test_report_fixtures import mismatches
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
-    """`report_experiment("quick")` once per module, with the quick preset shrunk to one step of a narrow DCGAN
+    """`section_experiment("quick")` once per module, with the quick preset shrunk to one step of a narrow DCGAN
     on the tiny data and the known classifier as judge; its four run folders serve the other tests."""
     from conftest import write_tiny_dataset
 
@@ -33,7 +33,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
         mp.setattr(gan_evaluate, "default_eval_cache", lambda: base / "cache")
         for module in (gan_evaluate, gan_reproduce):
             mp.setattr(module, "load_classifier", lambda dataset, root=None, device="cpu": BarClassifier())
-        result = gan_reproduce.report_experiment("quick", base / "report")
+        result = gan_reproduce.section_experiment("quick", base / "report")
     return result, base / "report"
 
 
@@ -79,7 +79,7 @@ def test_reproduce_runs_only_the_named_runs_and_a_later_call_reuses_them(tiny_da
         gan_reproduce.reproduce(TINY, tmp_path / "bad", runs=["cifar-gan"], **kwargs)
 
 
-def test_report_experiment_runs_the_four_runs(report, tiny_data: Path, tmp_path: Path):
+def test_section_experiment_runs_the_four_runs(report, tiny_data: Path, tmp_path: Path):
     result, out = report
     assert mismatches(result, GANResult) == []  # exactly the section's declared result
     budget = result["budget"]

@@ -4,7 +4,7 @@ import pytest
 
 from a3lab.errors import UserError
 from a3lab.rnn import experiment
-from a3lab.rnn.experiment import exactness_checks, report_experiment
+from a3lab.rnn.experiment import exactness_checks, section_experiment
 
 
 def test_exactness_checks_find_no_mismatch_and_the_write_ups_patterns() -> None:
@@ -15,18 +15,18 @@ def test_exactness_checks_find_no_mismatch_and_the_write_ups_patterns() -> None:
     assert r["rule_agreement"] == 1.0 and 0 < r["rule_ties"] < r["rule_sequences"]
 
 
-def test_report_experiment_refuses_an_unknown_preset(tmp_path) -> None:
+def test_section_experiment_refuses_an_unknown_preset(tmp_path) -> None:
     with pytest.raises(UserError, match="`preset` must be one of quick, full"):
-        report_experiment("nonsense", tmp_path)
+        section_experiment("nonsense", tmp_path)
 
 
-def test_report_experiment_restores_the_callers_threads(tmp_path, monkeypatch) -> None:
+def test_section_experiment_restores_the_callers_threads(tmp_path, monkeypatch) -> None:
     import torch
 
     monkeypatch.setitem(experiment.PRESETS, "quick", {"steps": 3, "batch_size": 4, "eval_size": 4})
     monkeypatch.setattr(experiment, "exactness_checks", lambda seed: {"seed": seed})
     torch.set_num_threads(2)
-    r = report_experiment("quick", tmp_path / "out", seed=5)
+    r = section_experiment("quick", tmp_path / "out", seed=5)
     assert torch.get_num_threads() == 2
     assert r["exact"] == {"seed": 5} and r["learn"]["config"]["seed"] == 5
     assert r["budget"] == {

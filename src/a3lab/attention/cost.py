@@ -57,7 +57,7 @@ def interleaved_timing(cfg: BenchConfig, methods: tuple[str, ...], sizes: tuple[
             "slopes": slopes, "speedup_vs_full": speedups}  # fmt: skip
 
 
-def report_experiment(preset: str, out_dir: Path, device: str = "cpu", seed: int = 0) -> dict:
+def section_experiment(preset: str, out_dir: Path, device: str = "cpu", seed: int = 0) -> dict:
     """The benchmark for `a3lab report`: "quick" (N up to 4096, no FlexAttention) or "full" (N from 1k to 32k
     where it fits, FlexAttention included), then the claims' side-by-side timing (`interleaved_timing`,
     `REPORT_TIMING`).

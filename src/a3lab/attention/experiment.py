@@ -150,7 +150,7 @@ def _budget(p: Preset, runs: list[tuple[str, str, str]]) -> Budget:
     )
 
 
-def report_experiment(preset: str, out_dir: Path, device: str = "cpu", seed: int = 0) -> dict:
+def section_experiment(preset: str, out_dir: Path, device: str = "cpu", seed: int = 0) -> dict:
     """Problem 3's learning experiments for `a3lab report`: pixel sequences, long range, Linformer's error.
 
     Budgets (`PRESETS`): "quick" trains each pixel kind 40 steps of 32 on a 1,280-image subset (500 test

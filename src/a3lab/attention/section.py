@@ -1,5 +1,5 @@
 """The report's two attention sections: the cost of each attention against N (`COST`) and what each kind
-learns (`TASKS`), their result types and how they are shown. This module imports no torch: the report lists
+learns (`TASKS`), their result types and how they are shown. Loading this module loads no torch: the report lists
 the sections before running anything."""
 
 from __future__ import annotations
@@ -99,10 +99,10 @@ COST_TIMING_KEYS = frozenset(
 
 
 def run_cost(preset: str, out_dir: Path, *, device: str, seed: int) -> dict:
-    """The benchmark and the claims' side-by-side timing (`a3lab.attention.cost.report_experiment`)."""
-    from a3lab.attention.cost import report_experiment
+    """The benchmark and the claims' side-by-side timing (`a3lab.attention.cost.section_experiment`)."""
+    from a3lab.attention.cost import section_experiment
 
-    return report_experiment(preset, out_dir, device=device, seed=seed)
+    return section_experiment(preset, out_dir, device=device, seed=seed)
 
 
 def render_timing(r: dict) -> list[Block]:
@@ -208,9 +208,9 @@ TASKS_TIMING_KEYS = frozenset({"seconds_per_epoch"})
 
 def run_tasks(preset: str, out_dir: Path, *, device: str, seed: int) -> dict:
     """Pixel sequences, the long-range task and Linformer's error (`a3lab.attention.experiment`)."""
-    from a3lab.attention.experiment import report_experiment
+    from a3lab.attention.experiment import section_experiment
 
-    return report_experiment(preset, out_dir, device=device, seed=seed)
+    return section_experiment(preset, out_dir, device=device, seed=seed)
 
 
 def render_tasks(r: dict) -> list[Block]:

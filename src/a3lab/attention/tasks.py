@@ -28,7 +28,7 @@ Three experiments:
    among its projections; at K = N it is the identity, so the error is exactly 0), or a Gaussian random
    projection.
 
-Every experiment returns plain dicts (JSON-serialisable); `report_experiment` runs all three for the report.
+Every experiment returns plain dicts (JSON-serialisable); `section_experiment` runs all three for the report.
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ __getattr__, __all__ = lazy_exports(
     {
         "config": ("DEFAULT_BATCH_SIZE", "DEFAULT_LR", "MODEL_KINDS", "ModelKind", "TrainConfig"),
         "compare": (
-            "PRESETS", "REPORT_KEYS", "accuracy_targets", "format_table", "plot_comparison", "report_experiment",
+            "PRESETS", "REPORT_KEYS", "accuracy_targets", "format_table", "plot_comparison", "section_experiment",
             "run_comparison", "summarise", "target_lines",
         ),
         "models": (

@@ -35,7 +35,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "note": "full preset: 3 epochs on the full training split",
     },
 }
-"""Training budget of `report_experiment`'s presets, and how many test images, in batches of what size, the
+"""Training budget of `section_experiment`'s presets, and how many test images, in batches of what size, the
 inference timing classifies per call and in how many interleaved rounds (the same in both presets, so that the
 quick report measures claim 2 exactly as the full one does)."""
 
@@ -205,7 +205,7 @@ def _inference_ratios(models: dict[str, nn.Module], dataset: str, timing: dict, 
     return {"images_per_second": speed, "ratios": ratios}
 
 
-def report_experiment(
+def section_experiment(
     preset: str, out_dir: str | os.PathLike, device: str | torch.device = "cpu", seed: int = 0
 ) -> dict[str, Any]:
     """Problem 1 (images) for the report: CNN, GRU, LSTM and MLP on MNIST and Fashion-MNIST, one seed.
@@ -260,7 +260,7 @@ def report_experiment(
 def _report_outputs(
     preset: str, spec: dict, seed: int, out_dir: Path, runs: list, table: dict, timing: dict, steps: int
 ) -> dict[str, Any]:
-    """Plot, `classifiers.json` and the report's result dict of `report_experiment`."""
+    """Plot, `classifiers.json` and the report's result dict of `section_experiment`."""
     image = "classifiers_accuracy_vs_flops.png"
     plot_comparison(table, out_dir / image, title=f"Image classifiers ({preset} preset, seed {seed})")
     write_json({"preset": preset, "note": spec["note"], "runs": runs, "timing": timing}, out_dir / "classifiers.json")

@@ -51,9 +51,9 @@ class ImagesResult(TypedDict):
 
 
 def run_images(preset: str, out_dir: Path, *, device: str, seed: int) -> dict:
-    from a3lab.classifiers.compare import report_experiment
+    from a3lab.classifiers.compare import section_experiment
 
-    return report_experiment(preset, out_dir, device=device, seed=seed)
+    return section_experiment(preset, out_dir, device=device, seed=seed)
 
 
 def render_images(r: dict) -> list[Block]:
@@ -116,9 +116,9 @@ class SequencesResult(TypedDict):
 
 
 def run_sequences(preset: str, out_dir: Path, *, device: str, seed: int) -> dict:
-    from a3lab.classifiers.sequences import report_experiment
+    from a3lab.classifiers.sequences import section_experiment
 
-    return report_experiment(preset, out_dir, device=device, seed=seed)
+    return section_experiment(preset, out_dir, device=device, seed=seed)
 
 
 def render_sequences(r: dict) -> list[Block]:

@@ -18,7 +18,7 @@ from a3lab.gan.folder import run_name
 from a3lab.section import Budget, budget
 from a3lab.utils import atomic_copy, atomic_write_text, progress, write_json
 
-__all__ = ["PRESETS", "Preset", "comparison_markdown", "get_preset", "report_experiment", "reproduce"]
+__all__ = ["PRESETS", "Preset", "comparison_markdown", "get_preset", "reproduce", "section_experiment"]
 
 
 def reproduce(
@@ -191,7 +191,7 @@ REPORT_RUN_KEYS = (
 )
 
 
-def report_experiment(preset: str, out_dir: Path, device: str = "cpu", seed: int = 0) -> dict[str, Any]:
+def section_experiment(preset: str, out_dir: Path, device: str = "cpu", seed: int = 0) -> dict[str, Any]:
     """Problem 4 for `a3lab report`: the four runs trained, evaluated and compared.
 
     The "quick" preset trains MLP GANs (projection discriminator for the cGAN) for 2 epochs on all 60,000

@@ -1,5 +1,5 @@
 """The report's GAN section: the write-up's four runs (GAN and cGAN on MNIST and Fashion-MNIST), its result
-type and how it is shown. This module imports no torch: the report lists it before running anything."""
+type and how it is shown. Loading this module loads no torch: the report lists it before running anything."""
 
 from __future__ import annotations
 
@@ -56,10 +56,10 @@ class GANResult(TypedDict):
 
 
 def run(preset: str, out_dir: Path, *, device: str, seed: int) -> dict:
-    """Train, evaluate and compare the four runs (`a3lab.gan.reproduce.report_experiment`)."""
-    from a3lab.gan.reproduce import report_experiment
+    """Train, evaluate and compare the four runs (`a3lab.gan.reproduce.section_experiment`)."""
+    from a3lab.gan.reproduce import section_experiment
 
-    return report_experiment(preset, out_dir, device=device, seed=seed)
+    return section_experiment(preset, out_dir, device=device, seed=seed)
 
 
 def render(r: dict) -> list[Block]:

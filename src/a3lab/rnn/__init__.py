@@ -33,8 +33,8 @@ __all__ = [
     "exactness_checks",
     "learn",
     "recurrence",
-    "report_experiment",
     "rule_batch",
+    "section_experiment",
 ]
 
 

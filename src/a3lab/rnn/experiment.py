@@ -15,7 +15,7 @@ from a3lab.rnn.model import AlternatingRNN
 from a3lab.section import budget
 from a3lab.utils import save_figure
 
-__all__ = ["PRESETS", "exactness_checks", "report_experiment"]
+__all__ = ["PRESETS", "exactness_checks", "section_experiment"]
 
 
 def exactness_checks(seed: int = 0, sequences_per_length: int = 200, max_length: int = 64) -> dict:
@@ -66,10 +66,10 @@ def exactness_checks(seed: int = 0, sequences_per_length: int = 200, max_length:
 
 
 PRESETS: dict[str, dict] = {"quick": {}, "full": {}}
-"""LearnConfig overrides of `report_experiment`'s presets (the defaults train in seconds: both use them)."""
+"""LearnConfig overrides of `section_experiment`'s presets (the defaults train in seconds: both use them)."""
 
 
-def report_experiment(preset: str, out_dir, device: str = "cpu", seed: int = 0) -> dict:
+def section_experiment(preset: str, out_dir, device: str = "cpu", seed: int = 0) -> dict:
     """Problem 2's measurements for the report.
 
     Returns a dict with keys: "exact" (see `exactness_checks`), "learn" (see `learn`, `LearnConfig` with the

@@ -19,7 +19,7 @@ __getattr__, __all__ = lazy_exports(
         "models": ("StripEncoder", "beam_search", "build_caption_model", "ctc_greedy_decode", "greedy_search"),
         "experiment": (
             "best_model", "evaluate_captioner", "fit_captioner", "format_table", "plot_examples", "predict_strips",
-            "pretrain_encoder", "report_experiment", "run_captions",
+            "pretrain_encoder", "section_experiment", "run_captions",
         ),
         "folder": (
             "caption_file", "choose_model", "load_model", "load_run", "predict_captions", "read_run", "save_run",

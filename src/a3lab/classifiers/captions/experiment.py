@@ -194,7 +194,7 @@ def plot_examples(results: dict[str, Any], path: str | os.PathLike) -> Path:
     return save_figure(fig, path)
 
 
-def report_experiment(
+def section_experiment(
     preset: str, out_dir: str | os.PathLike, device: str | torch.device = "cpu", seed: int = 0
 ) -> dict[str, Any]:
     """Problem 1 (captions) for the report: every model on MNIST and Fashion-MNIST strips.

@@ -39,9 +39,9 @@ class CaptionsResult(TypedDict):
 
 
 def run(preset: str, out_dir: Path, *, device: str, seed: int) -> dict:
-    from a3lab.classifiers.captions.experiment import report_experiment
+    from a3lab.classifiers.captions.experiment import section_experiment
 
-    return report_experiment(preset, out_dir, device=device, seed=seed)
+    return section_experiment(preset, out_dir, device=device, seed=seed)
 
 
 def render(r: dict) -> list[Block]:

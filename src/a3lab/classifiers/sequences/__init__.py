@@ -17,7 +17,7 @@ __getattr__, __all__ = lazy_exports(
         "models": ("HandWired", "SequenceCNN", "SequenceMLP", "SequenceRNN", "build_model"),
         "experiment": (
             "accuracy", "chance_level", "format_table", "make_test_sets", "plot_sequences",
-            "report_experiment", "run_sequences", "train_model",
+            "section_experiment", "run_sequences", "train_model",
         ),
     },
 )  # fmt: skip

@@ -75,4 +75,4 @@ PRESETS: dict[str, dict[str, Any]] = {
     "quick": {"steps": 500, "eval_size": 400},
     "full": {"steps": 3000, "eval_size": 2000},
 }
-"""SequenceConfig overrides of `report_experiment`'s presets."""
+"""SequenceConfig overrides of `section_experiment`'s presets."""

@@ -18,7 +18,7 @@ __getattr__, __all__ = lazy_exports(
         "models": ("C3DVideo", "FrameCNN", "build_video_model", "load_frame_cnn"),
         "experiment": (
             "accuracy", "clips_per_second", "count_clip_flops", "format_table", "plot_video", "pretrain_frame_cnn",
-            "report_experiment", "run_video",
+            "section_experiment", "run_video",
         ),
     },
 )  # fmt: skip

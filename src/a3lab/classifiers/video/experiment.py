@@ -226,7 +226,7 @@ def plot_video(result: dict[str, Any], path: str | os.PathLike, title: str = "")
     return save_figure(fig, path)
 
 
-def report_experiment(
+def section_experiment(
     preset: str, out_dir: str | os.PathLike, device: str | torch.device = "cpu", seed: int = 0
 ) -> dict[str, Any]:
     """Problem 1 (video) for the report: every model on MNIST clips, accuracy against clip length.

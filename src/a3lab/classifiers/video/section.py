@@ -49,9 +49,9 @@ class VideoResult(TypedDict):
 
 
 def run(preset: str, out_dir: Path, *, device: str, seed: int) -> dict:
-    from a3lab.classifiers.video.experiment import report_experiment
+    from a3lab.classifiers.video.experiment import section_experiment
 
-    return report_experiment(preset, out_dir, device=device, seed=seed)
+    return section_experiment(preset, out_dir, device=device, seed=seed)
 
 
 def render(r: dict) -> list[Block]:
