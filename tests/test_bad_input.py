@@ -41,6 +41,7 @@ def paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     write_idx(labels, [200] + [1] * 199)  # a label far outside 0..9
     file = base / "a_file.txt"
     file.write_text("not a folder\n")
+    (base / "old.json").write_text("{}\n")
     full = base / "full"
     full.mkdir()
     (full / "keep.txt").write_text("a user's file\n")
@@ -62,7 +63,7 @@ def paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "data": str(data), "bad_labels": str(bad_labels), "file": str(file), "full": str(full),
         "empty": str(empty), "garbage": str(garbage), "other": str(other.parent), "run": str(run), "unc": str(unc),
         "new": str(base / "new"), "dir_png": str(base / "folder.png"), "dangling": str(base / "dangling"),
-        "under_file": str(file / "sub"),
+        "under_file": str(file / "sub"), "json": str(base / "old.json"),
         "proc": "/proc/a3lab-test/x",
     }  # fmt: skip
 
@@ -295,6 +296,20 @@ CASES = {
         "report --threads 100000",
         "report --seed -1",
     ],
+    "run folders": [
+        "report --only rnn --out {full}",
+        "report --only rnn --out {run}",
+        "report --only rnn --out {run} --force",
+        "classify video --out {run} --force",
+        "classify captions train --out {run} --force",
+        "classify captions train --out {proc}",
+        "attention bench --out {run} --force",
+        "gan eval {full}",
+        "attention linformer-error --out {new}/le2.json --plot {new}/le2.json",
+        "attention linformer-error --plot {new}/le.jpg",
+        "attention linformer-error --out {new}/le.png",
+        "rnn learn --out {new}/learn.txt",
+    ],
 }
 ALL = [(area, case) for area, cases in CASES.items() for case in cases]
 
@@ -342,8 +357,9 @@ def test_bad_input_is_one_line_exit_2(
     "case,words",
     [
         ("rnn run 1 2 --gain nan", ["--gain", "finite"]),
-        ("rnn learn --out {file}", ["--out", "exists", "--force"]),
-        ("rnn learn --out {proc}", ["--out", "/proc"]),
+        ("rnn learn --out {json}", ["--out", "exists", "--force"]),
+        ("rnn learn --out {file}", ["--out", "must end in .json"]),
+        ("rnn learn --out {proc}.json", ["--out", "/proc"]),
         ("classify train --threads 100000", ["--threads"]),
         ("gan train --out {run}", ["--out", "not empty", "--resume", "--force"]),
         ("gan train --resume {run} --seed 5", ["--seed"]),
@@ -401,9 +417,10 @@ def test_a_bug_prints_its_traceback_and_exit_1(monkeypatch: pytest.MonkeyPatch, 
 
 
 def test_classify_train_refuses_to_overwrite_a_run_unless_forced(tiny_data, tmp_path: Path, capsys) -> None:
-    argv = ["classify", "train", "--model", "mlp", "--epochs", "1", "--train-examples", "64", "--out", str(tmp_path)]
+    out = tmp_path / "runs"
+    argv = ["classify", "train", "--model", "mlp", "--epochs", "1", "--train-examples", "64", "--out", str(out)]
     assert cli.main(argv) == 0
-    weights = tmp_path / "mnist-mlp-seed0.safetensors"
+    weights = out / "mnist-mlp-seed0.safetensors"
     first = weights.read_bytes()
     capsys.readouterr()
     code, _, err = run_main([*argv, "--lr", "0.01"], capsys)
