@@ -13,12 +13,14 @@ Papers:
   per head, between keys and values, or across layers.
 
 Layout: `functional` holds the math (full_attention, sliding_window_attention, linformer_attention), `band`
-the sliding window's blocked and matmul kernels and their backward, `flex` the FlexAttention backend, `config`
-a layer's `AttentionConfig`, `modules` the nn.Modules (MultiHeadSelfAttention, TransformerEncoder), `hf` the
-drop-in for Hugging Face Longformer. The learning experiments: `task_config` (their nested configs and
-presets), `tasks` (data, classifier, training), `linformer_error`, `experiment`. The benchmarks: `bench_config`,
-`bench_methods`, `hf_bench`, `memory`, `bench` (CPU), `sweep` (device), `cost` (the report's). `section` holds
-the report's two sections. The names below load on first use, so the configs import no torch.
+the sliding window's blocked and matmul kernels and their backward, `causal_band` the causal window over half
+the keys, `flex` the FlexAttention backend, `config` a layer's `AttentionConfig`, `modules` the nn.Modules
+(MultiHeadSelfAttention, TransformerEncoder), `hf` the drop-in for Hugging Face Longformer, `hf_backend` (with
+`hf_mask`) the attention implementation "a3lab" of transformers for every sliding-window model. The learning
+experiments: `task_config` (their nested configs and presets), `tasks` (data, classifier, training),
+`linformer_error`, `experiment`. The benchmarks: `bench_config`, `bench_methods`, `hf_bench`, `hf_backend_bench`,
+`memory`, `bench` (CPU), `sweep` (device), `cost` (the report's). `section` holds the report's two sections.
+The names below load on first use, so the configs import no torch.
 
 The sliding window never builds an N x N tensor. Its default backend ("blocked") cuts the queries into blocks
 of C and hands each block with the L = C + 2W keys around it (a strided `unfold` view, no copy) to PyTorch's
@@ -35,6 +37,7 @@ import importlib
 from typing import Any
 
 _HOMES = {
+    "causal_band_attention": "causal_band",
     "default_block_size": "band",
     "flex_available": "flex",
     "flex_block_mask": "flex",
