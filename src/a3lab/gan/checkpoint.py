@@ -59,9 +59,7 @@ def resume_config(run_dir: Path, epochs: int | None = None, removed_temps: Itera
             if interrupted
             else "no checkpoint was ever written"
         )
-        raise CheckpointError(
-            f"nothing to resume in {run_dir}: {why}; start the run again with --out {run_dir} --force"
-        )
+        raise CheckpointError(f"nothing to resume in {run_dir}: {why}; {_start_again(Path(run_dir))}")
     state, config = read_checkpoint(path)
     done = int(state["progress"]["epoch"])
     if epochs is not None:
@@ -69,6 +67,16 @@ def resume_config(run_dir: Path, epochs: int | None = None, removed_temps: Itera
             raise UserError(f"`epochs` {epochs} is below the {done} epochs the run has done")
         config.epochs = epochs
     return config
+
+
+def _start_again(run_dir: Path) -> str:
+    """How to start over: in the same folder only when nothing but a GAN run's files (and hidden ones) is in it,
+    since --force there would put a GAN run beside another command's files."""
+    own = set(folder.RUN_FILES) | {p.name for pattern in folder.RUN_FILE_PATTERNS for p in run_dir.glob(pattern)}
+    foreign = sorted(p.name for p in run_dir.iterdir() if p.name not in own and not p.name.startswith("."))
+    if foreign:
+        return f"it holds files of another kind ({', '.join(foreign[:3])}): start a new run with --out NEW_FOLDER"
+    return f"start the run again with --out {run_dir} --force"
 
 
 def check_resume_config(saved: GANConfig, given: GANConfig) -> None:
