@@ -21,7 +21,7 @@ from a3lab.attention.tasks import (
 )
 from a3lab.config import from_dict
 from a3lab.data import ImageBatches
-from a3lab.errors import CheckpointError
+from a3lab.errors import CheckpointError, UserError
 
 # A long-range task small enough for tests: 40 tokens, the two 9-token spans 23 positions apart, plain reach 8;
 # dilation 9 <= span, so the readout's dilated lattice lands in both spans (reach 4 + 4 * 9 = 40).
@@ -97,8 +97,9 @@ def test_classifier_shapes_for_every_kind(kind: str) -> None:
     h = model.features(tokens)
     assert h.shape == (3, 48 + (kind == "sliding_global"), 16)
     assert model(tokens).shape == (3, 2)
-    with pytest.raises(ValueError, match=r"tokens must be \[B, 48\]"):
-        model(torch.randint(0, 24, (3, 47)))
+    for wrong in (47, 49, 96):  # shorter or longer than the positions the model has
+        with pytest.raises(UserError, match="the model has 48 positions"):
+            model(torch.randint(0, 24, (3, wrong)))
 
 
 def _end_interaction(model: SequenceClassifier, span: int = 2) -> float:

@@ -164,8 +164,11 @@ class SequenceClassifier(nn.Module):
 
     def features(self, tokens: torch.Tensor) -> torch.Tensor:
         """Token states after the encoder (CLS first when there is one). Shapes: `[B, N]` -> `[B, N(+1), C]`."""
-        if tokens.dim() != 2 or tokens.shape[1] != self.config.seq_len:
-            raise ValueError(f"tokens must be [B, {self.config.seq_len}], got {tuple(tokens.shape)}")
+        if tokens.dim() != 2 or tokens.shape[1] != self.config.seq_len:  # its positions are all it has learnt
+            raise UserError(
+                f"the model has {self.config.seq_len} positions and reads sequences of exactly that many tokens, "
+                f"got tokens of shape {tuple(tokens.shape)}"
+            )
         x = self.embed(tokens) + self.position()  # (B, N, C)
         if self.cls is not None:
             x = torch.cat([self.cls.expand(x.shape[0], -1, -1), x], dim=1)  # (B, 1 + N, C)
