@@ -11,6 +11,9 @@ band's forward + backward, and HF `LongformerSelfAttention`'s forward + backward
 
 With --block-sizes, it times the band's forward and forward + backward at each query block C instead
 (`sliding_window_attention(..., block_size=C)`), interleaved, and prints each C's time over the fastest's.
+With --profile, it prints torch.profiler's operators of one band forward + backward at each N instead.
+
+    OMP_NUM_THREADS=1 python benchmarks/attention_training.py --sizes 16384 --profile
 """
 
 from __future__ import annotations
@@ -119,12 +122,24 @@ def block_sizes(cfg: BenchConfig, n: int, sizes: list[int], rounds: int) -> dict
     return result
 
 
+def profile_table(cfg: BenchConfig, n: int, rows: int = 20) -> str:
+    """torch.profiler's operators of one band forward + backward (after a warm-up one), by self CPU time."""
+    from torch.profiler import ProfilerActivity, profile
+
+    calls = _calls(cfg, n, 64)
+    calls["band_forward_backward"]()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        calls["band_forward_backward"]()
+    return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="4096,16384")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--matmul-size", type=int, default=2048)
     parser.add_argument("--block-sizes", default=None, help="comma-separated query blocks C to compare")
+    parser.add_argument("--profile", action="store_true", help="print the operators of one forward + backward")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     from a3lab.utils import keep_freed_memory
@@ -133,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     cfg = BenchConfig(methods=("sliding-blocked",), window=128)
     sizes = [int(n) for n in args.sizes.split(",")]
+    if args.profile:
+        for n in sizes:
+            print(f"N = {n}\n{profile_table(cfg, n)}")
+        return 0
     if args.block_sizes:
         blocks = [int(c) for c in args.block_sizes.split(",")]
         results = [block_sizes(cfg, n, blocks, args.rounds) for n in sizes]

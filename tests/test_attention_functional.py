@@ -276,16 +276,21 @@ def test_training_backward_equals_autograd_of_the_fused_kernel(monkeypatch: pyte
     assert (ours[0] - ref).abs().max() <= 1e-5
 
 
-def test_global_tokens_merged_by_log_sum_exp_have_exact_gradients() -> None:
+@pytest.mark.parametrize("padded", [False, True])
+def test_global_tokens_merged_by_log_sum_exp_have_exact_gradients(padded: bool) -> None:
     q, k, v = qkv(2, 2, 13, 3, seed=9, dtype=torch.float64, requires_grad=True)
     glob = torch.zeros(2, 13, dtype=torch.bool)
-    glob[0, [1, 9]] = glob[1, 12] = True  # no padding: the band's log-sum-exp merges the global keys
+    glob[0, [1, 9]] = glob[1, 12] = True  # the band's log-sum-exp merges the global keys
+    pad = None
+    if padded:  # one mask per sequence: the band runs sequence by sequence; a padded global key is dropped
+        pad = torch.zeros(2, 13, dtype=torch.bool)
+        pad[1, 8:] = True
 
     def f(q, k, v):
-        return sliding_window_attention(q, k, v, 2, global_mask=glob, block_size=4)
+        return sliding_window_attention(q, k, v, 2, global_mask=glob, key_padding_mask=pad, block_size=4)
 
     assert torch.autograd.gradcheck(f, (q, k, v))
-    assert (f(q, k, v) - dense_reference(q, k, v, 2, global_mask=glob)).abs().max() <= 1e-10
+    assert (f(q, k, v) - dense_reference(q, k, v, 2, global_mask=glob, key_padding_mask=pad)).abs().max() <= 1e-10
 
 
 @pytest.mark.parametrize("backend", ["blocked", "matmul"])

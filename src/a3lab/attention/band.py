@@ -5,8 +5,9 @@ blocks, L = C + 2W keys seen by one query block, M = ceil(N / d), X, Y the two b
 fused kernel.
 
 Paper: Beltagy et al. 2020 (Longformer, arXiv:2004.05150). Each block of C queries attends the L keys around
-it, an overlapping strided view of the zero-padded keys, so work and memory are O(N * L). `_Windows` and
-`_MaskedAttention` are the training pass's own backward for these views and for the fused CPU kernel. A
+it, an overlapping strided view of the zero-padded keys, so work and memory are O(N * L). `_Windows` is the
+training pass's own backward for these views; `band_backward` holds the fused CPU kernel's (`_BandAttention`
+takes k and v whole, `_MaskedAttention` any windows). A
 dilated band is d ordinary bands over the tokens regrouped by position mod d (`_regroup`).
 """
 
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+from a3lab.attention.band_backward import _CPU_FLASH, _BandAttention, _MaskedAttention, padded_windows
 
 
 def default_block_size(window: int, n: int, grad: bool = False) -> int:
@@ -62,16 +65,7 @@ def _windows(x: torch.Tensor, window: int, C: int, nb: int) -> torch.Tensor:
     """
     if torch.is_grad_enabled() and x.requires_grad:
         return _Windows.apply(x, window, C, nb)
-    return _padded_windows(x, window, C, nb)
-
-
-def _padded_windows(x: torch.Tensor, window: int, C: int, nb: int) -> torch.Tensor:
-    B, H, N, D = x.shape
-    L = C + 2 * window
-    left = x.new_zeros(B, H, window, D)
-    right = x.new_zeros(B, H, nb * C - N + window, D)
-    padded = torch.cat([left, x, right], dim=2)  # one pass (F.pad fills, then copies)
-    return padded.unfold(2, L, C).transpose(-1, -2)  # (B, H, nb, L, D), overlapping views
+    return padded_windows(x, window, C, nb)
 
 
 class _Windows(torch.autograd.Function):
@@ -84,7 +78,7 @@ class _Windows(torch.autograd.Function):
 
     @staticmethod
     def forward(x: torch.Tensor, window: int, C: int, nb: int) -> torch.Tensor:
-        return _padded_windows(x, window, C, nb)
+        return padded_windows(x, window, C, nb)
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:
@@ -131,18 +125,17 @@ def _band_sdpa(
     Np = nb * C
     allowed = _band_allowed(key_valid, B, N, window, C, causal, q.device)  # (B or 1, nb, C, L)
     qb = (q if Np == N else F.pad(q, (0, 0, 0, Np - N))).view(B, H, nb, C, D)
-    kw, vw = _windows(k, window, C, nb), _windows(v, window, C, nb)  # (B, H, nb, L, D)
     if extra is None and key_valid is None:
         # the mask is the same for every sequence: fold B into the heads, no copy of the windows
         mask = _additive(allowed[0], q.dtype)[:, None]  # (nb, 1, C, L)
-        out = _masked_sdpa(
-            qb.flatten(0, 1).transpose(0, 1),  # (nb, B*H, C, D)
-            kw.flatten(0, 1).transpose(0, 1),  # (nb, B*H, L, D)
-            vw.flatten(0, 1).transpose(0, 1),
-            mask,
-            dropout_p,
-        )  # (nb, B*H, C, D)
+        qf = qb.flatten(0, 1).transpose(0, 1)  # (nb, B*H, C, D)
+        if grad and dropout_p == 0 and q.dtype == torch.float32 and _lse_kernel(q):
+            out = _BandAttention.apply(qf, k.reshape(B * H, N, D), v.reshape(B * H, N, D), mask, window)[0]
+        else:
+            kw, vw = (_windows(t, window, C, nb).flatten(0, 1).transpose(0, 1) for t in (k, v))  # (nb, B*H, L, D)
+            out = _masked_sdpa(qf, kw, vw, mask, dropout_p)  # (nb, B*H, C, D)
         return out.transpose(0, 1).reshape(B, H, Np, D)[:, :, :N]
+    kw, vw = _windows(k, window, C, nb), _windows(v, window, C, nb)  # (B, H, nb, L, D)
     # the mask differs per sequence: blocks of all sequences become the batch (a view when B = 1)
     qb = qb.transpose(1, 2).reshape(B * nb, H, C, D)
     if extra is None:
@@ -165,21 +158,35 @@ def _lse_kernel(q: torch.Tensor) -> bool:
 
 
 def _band_sdpa_lse(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window: int, causal: bool, block_size: int | None
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    window: int,
+    key_valid: torch.Tensor | None,
+    causal: bool,
+    block_size: int | None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """`_band_sdpa` without padding, extra keys or dropout, that also returns each row's log-sum-exp.
+    """`_band_sdpa` without extra keys or dropout, that also returns each row's log-sum-exp.
 
-    Shapes: q, k, v `[B, H, N, D]` -> `[B, H, N, D]`, lse `[B, H, N]` (of the scores q k^T / sqrt(D)).
+    The windows stay strided views of k and v: one fused call for all sequences when they share the mask
+    (no padding, or one sequence), else one call per sequence, each with its own `[nb, 1, C, L]` mask.
+
+    Shapes: q, k, v `[B, H, N, D]`, key_valid `[B, N]` -> `[B, H, N, D]`, lse `[B, H, N]` (of q k^T / sqrt(D)).
     """
     B, H, N, D = q.shape
     grad = torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad)
     C, nb, _ = _band_geometry(N, window, block_size, grad)
     Np = nb * C
-    mask = _additive(_band_allowed(None, 1, N, window, C, causal, q.device)[0], q.dtype)[:, None]  # (nb, 1, C, L)
+    masks = _additive(_band_allowed(key_valid, B, N, window, C, causal, q.device), q.dtype)  # (B or 1, nb, C, L)
     qb = (q if Np == N else F.pad(q, (0, 0, 0, Np - N))).view(B, H, nb, C, D)
-    kw, vw = _windows(k, window, C, nb), _windows(v, window, C, nb)  # (B, H, nb, L, D)
-    fold = (t.flatten(0, 1).transpose(0, 1) for t in (qb, kw, vw))  # (nb, B*H, C or L, D)
-    out, lse = _MaskedAttention.apply(*fold, mask)  # (nb, B*H, C, D), (nb, B*H, C)
+    if masks.shape[0] == 1:
+        qf, kf, vf = qb.flatten(0, 1).transpose(0, 1), k.reshape(B * H, N, D), v.reshape(B * H, N, D)
+        out, lse = _BandAttention.apply(qf, kf, vf, masks[0, :, None], window)  # (nb, B*H, C, D), (nb, B*H, C)
+    else:
+        parts = [_BandAttention.apply(qb[b].transpose(0, 1), k[b], v[b], masks[b, :, None], window)
+                 for b in range(B)]  # fmt: skip
+        out = torch.cat([o for o, _ in parts], dim=1)  # (nb, B*H, C, D)
+        lse = torch.cat([m for _, m in parts], dim=1)  # (nb, B*H, C)
     out = out.transpose(0, 1).reshape(B, H, Np, D)[:, :, :N]
     return out, lse.transpose(0, 1).reshape(B, H, Np)[:, :, :N]
 
@@ -209,63 +216,6 @@ def _masked_sdpa(
     if needs_grad and q.device.type == "cpu" and q.dtype == torch.float32 and dropout_p == 0 and _CPU_FLASH:
         return _MaskedAttention.apply(q, k, v, mask)[0]
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
-
-
-_CPU_FLASH = hasattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu")
-_BACKWARD_SCORES = 1 << 18
-"""Scores per step of `_MaskedAttention.backward` (a few blocks of one head): they stay in cache."""
-
-
-class _MaskedAttention(torch.autograd.Function):
-    """Fused CPU attention forward that keeps each row's log-sum-exp, and a backward written as matmuls.
-
-    The log-sum-exp is an output too (differentiable), so that a second softmax can be merged with this one.
-    The backward recomputes the probabilities of a few blocks at a time from the saved log-sum-exp,
-    P = exp(q k^T / sqrt(D) + mask - lse), then dV = P^T dO, dS = P (dO V^T - rowsum(dO O)),
-    dQ = dS K / sqrt(D), dK = dS^T Q / sqrt(D): five batched matmuls and two passes over the scores of
-    one chunk, which stays in cache (autograd's fused backward allocates and zero-fills buffers for all
-    blocks at once).
-
-    Shapes: q `[X, Y, C, D]`, k, v `[X, Y, L, D]`, mask `[X or 1, 1, C, L]` -> `[X, Y, C, D]`.
-    """
-
-    @staticmethod
-    def forward(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor) -> tuple:
-        out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(q, k, v, 0.0, False, attn_mask=mask)[:2]
-        return out, lse  # (X, Y, C, D), (X, Y, C)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output) -> None:
-        ctx.save_for_backward(*inputs, *output)
-
-    @staticmethod
-    def backward(ctx, grad_out: torch.Tensor, grad_lse: torch.Tensor | None):
-        q, k, v, mask, out, lse = ctx.saved_tensors
-        X, Y, C, D = q.shape
-        L = k.shape[2]
-        scale = D**-0.5
-        # gradients laid out (Y, X, ., D): each head's slice is contiguous, so bmm writes it in place
-        grads = [torch.empty(t.shape[1], t.shape[0], *t.shape[2:], dtype=t.dtype, device=t.device) for t in (q, k, v)]
-        delta = (grad_out * out).sum(-1, keepdim=True)  # (X, Y, C, 1)
-        if grad_lse is not None:  # d lse / d scores = probs: it joins dS = P (dP - delta + grad_lse)
-            delta = delta - grad_lse[..., None]
-        mask = mask.expand(X, 1, C, L)
-        keep = (mask > torch.finfo(mask.dtype).min / 2).to(q.dtype)  # (X, 1, C, L): 1 = key in the band
-        step = max(1, _BACKWARD_SCORES // (C * L))
-        for y in range(Y):
-            for s in range(0, X, step):
-                e = slice(s, s + step)
-                qc, kc, vc, go = q[e, y], k[e, y], v[e, y], grad_out[e, y]  # (step, C or L, D) views
-                probs = torch.baddbmm(mask[e, 0] - lse[e, y, :, None], qc, kc.transpose(1, 2), alpha=scale)
-                # exp is many times slower below log(smallest normal float) (denormals, masked keys), so those
-                # scores become exp(-80) and the masked ones exact zeros
-                probs = probs.clamp_(min=-80.0).exp_().mul_(keep[e, 0])
-                grad_scores = torch.baddbmm(delta[e, y], go, vc.transpose(1, 2), beta=-1).mul_(probs)  # (step, C, L)
-                torch.bmm(grad_scores, kc, out=grads[0][y, e]).mul_(scale)
-                torch.bmm(grad_scores.transpose(1, 2), qc, out=grads[1][y, e]).mul_(scale)
-                torch.bmm(probs.transpose(1, 2), go, out=grads[2][y, e])
-        grads = [g.transpose(0, 1) for g in grads]
-        return *grads, None
 
 
 def _band_matmul(

@@ -318,15 +318,15 @@ def _sliding_flex(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, band: _Band
 
 def _sliding_blocked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, band: _Band, globs) -> torch.Tensor:
     """The band through the fused kernel, global keys appended to every block's keys (one softmax), or on
-    CPU without padding, dilation or dropout merged through the band's log-sum-exp (no copy of the windows).
+    CPU without dilation or dropout merged through the band's log-sum-exp (no copy of the windows).
 
     Shapes: q, k, v `[B, H, N, D]` -> `[B, H, N, D]` (global query rows still to be replaced).
     """
     B, _, N, D = q.shape
     d = band.dilation
     key_valid = band.key_valid(B, N, q.device)
-    if globs is not None and d == 1 and key_valid is None and band.dropout_p == 0 and _lse_kernel(q):
-        out, lse = _band_sdpa_lse(q, k, v, band.window, band.causal, band.block_size)
+    if globs is not None and d == 1 and band.dropout_p == 0 and _lse_kernel(q):
+        out, lse = _band_sdpa_lse(q, k, v, band.window, key_valid, band.causal, band.block_size)
         allowed = globs.allowed_outside_band(N, band.window, 1, band.causal)  # (B, N, G)
         return _merge_by_lse(out, lse, q * D**-0.5, globs.gather(k), globs.gather(v), allowed, 0.0)
     extra = None
