@@ -222,3 +222,44 @@ def test_sigterm_is_one_line_exit_130_and_leaves_no_started_folder(tmp_path: Pat
         assert sorted(p.name for p in out.iterdir()) == [MARKER]
     else:
         assert not out.exists(), "a failed start removes the folder it created"
+
+
+def sleeping_section(preset: str, out_dir: Path, *, device: str, seed: int) -> dict:
+    """A report section that outlasts the test (run in the report's worker processes)."""
+    import time
+
+    time.sleep(120)
+    return {}
+
+
+def no_blocks(result: dict) -> list:
+    return []
+
+
+def test_sigterm_during_a_report_with_jobs_ends_its_workers(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    from a3lab.report.run import run_sections
+    from a3lab.runs import Terminated, sigterm_as_interrupt
+    from a3lab.section import Section
+
+    sections = [Section(f"s{i}", f"section {i}", sleeping_section, no_blocks, dict) for i in range(2)]
+    args = ("quick", tmp_path, "cpu", 0, False, 1)
+    children_before = set(_children())
+    timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGTERM))
+    t0 = time.monotonic()
+    with pytest.raises(Terminated), sigterm_as_interrupt():
+        timer.start()
+        list(run_sections(sections, sections, args, jobs=2, log=lambda line: None))
+    assert time.monotonic() - t0 < 30, "the report waited for its sections instead of stopping them"
+    deadline = time.monotonic() + 10
+    while set(_children()) - children_before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not set(_children()) - children_before, "a worker outlived the interrupted report"
+
+
+def _children() -> list[int]:
+    import multiprocessing
+
+    return [p.pid for p in multiprocessing.active_children()]

@@ -128,11 +128,23 @@ def run_sections(
     # spawn, not fork: a forked child of a process that has started OpenMP threads can hang in its first region
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {}
-        for section in sorted(todo, key=lambda s: -s.cost):
-            log(f"[{number[section.name]}/{n}] {section.title} ({section.name}) ... (queued, {jobs} jobs)")
-            futures[pool.submit(_section_in_process, section, args)] = section
-        for future in as_completed(futures):
-            section = futures[future]
-            rec = future.result()
-            log(f"[{number[section.name]}/{n}] {section_status(section, rec)}")
-            yield section, rec
+        try:
+            for section in sorted(todo, key=lambda s: -s.cost):
+                log(f"[{number[section.name]}/{n}] {section.title} ({section.name}) ... (queued, {jobs} jobs)")
+                futures[pool.submit(_section_in_process, section, args)] = section
+            for future in as_completed(futures):
+                section = futures[future]
+                rec = future.result()
+                log(f"[{number[section.name]}/{n}] {section_status(section, rec)}")
+                yield section, rec
+        except BaseException:  # Ctrl-C or SIGTERM: stop the workers now instead of waiting for their sections
+            _stop_workers(pool)
+            raise
+
+
+def _stop_workers(pool) -> None:
+    """Cancel the queued sections and end the running ones (a SIGTERM reaches the parent only)."""
+    workers = list((pool._processes or {}).values())  # the executor has no public way to end its workers
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in workers:
+        process.terminate()
