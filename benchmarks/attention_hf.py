@@ -133,6 +133,8 @@ def sliding_models(args) -> dict:
     sizes = [int(n) for n in args.sizes.split(",")]
     load = {"before": os.getloadavg()}
     models = bench.build_models(spec, max(sizes), names)
+    check = None if args.no_timing or "sdpa" not in names else min(sizes[0], 2048)
+    diff = bench.max_abs_diff(models, check) if check else {}
     rows = []
     for n in [] if args.no_timing else sizes:
         times = bench.time_models(models, n, 1 if args.slope else args.rounds)
@@ -154,6 +156,7 @@ def sliding_models(args) -> dict:
     load["after"] = os.getloadavg()
     result = {
         "model": spec, "implementations": names, "threads": torch.get_num_threads(), "pass": "forward, no grad",
+        "check_tokens": check, "max_abs_diff_vs_sdpa": diff,
         "clock": "process CPU time", "rounds": 1 if args.slope else args.rounds, "sizes": rows,
         "peak_memory_mb": memory, "memory_method": "peak RSS above the start of the forward, fresh process each",
         "load_average": load, "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),

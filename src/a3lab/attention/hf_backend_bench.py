@@ -150,6 +150,14 @@ def time_models(models: dict, tokens: int, rounds: int, seed: int = 0) -> dict:
     return {name: {"model_s": totals[name], "attention_s": inside[name]} for name in models}
 
 
+def max_abs_diff(models: dict, tokens: int, reference: str = "sdpa") -> dict:
+    """Largest |output - reference output| of the last hidden state, per model, on one random sequence."""
+    ids = torch.randint(5, 1000, (1, tokens), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        outputs = {name: model(input_ids=ids).last_hidden_state for name, model in models.items()}
+    return {name: (out - outputs[reference]).abs().max().item() for name, out in outputs.items() if name != reference}
+
+
 def largest_attention_call(model: torch.nn.Module, tokens: int) -> dict:
     """The most keys and the largest mask any `scaled_dot_product_attention` call of one forward saw."""
     sdpa = torch.nn.functional.scaled_dot_product_attention
