@@ -148,7 +148,7 @@ def _register_train(actions: argparse._SubParsersAction) -> None:
         "every kind on long-range (default: all)",
     )
     tr.add_argument("--out", default=None, help="folder for results.json and one checkpoint per kind")
-    tr.add_argument("--force", action="store_true", help="write into a non-empty --out")
+    tr.add_argument("--force", action="store_true", help="replace the run in --out (never a file a3lab did not write)")
     add_common(tr)
     tr.set_defaults(func=cmd_train)
 

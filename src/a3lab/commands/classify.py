@@ -97,7 +97,9 @@ def register(sub: Actions) -> None:
     _preset(train, CaptionConfig, skip=("models", "model"))
     _words(train, "--models", CaptionConfig, "models")
     train.add_argument("--out", required=True, help="run folder: best model, every model's results, examples")
-    train.add_argument("--force", action="store_true", help="write into a non-empty --out folder")
+    train.add_argument(
+        "--force", action="store_true", help="replace the run in --out (never a file a3lab did not write)"
+    )
     what = "caption the strips of an .npz file with the run's model that reads their length best"
     predict = _action(sub, "predict", what, cmd_captions_predict, seed=False)
     predict.add_argument("run", help="a run folder written by `classify captions train`")

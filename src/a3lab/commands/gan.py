@@ -203,7 +203,7 @@ def _register_reproduce(actions: argparse._SubParsersAction) -> None:
         help=f"only these of {', '.join(RUN_NAMES)} (default: all four)",
     )
     rep.add_argument("--cache-dir", default=None, help="real-feature cache (default: ~/.cache/a3lab/gan-eval)")
-    rep.add_argument("--force", action="store_true", help="write into a non-empty --out")
+    rep.add_argument("--force", action="store_true", help="replace the run in --out (never a file a3lab did not write)")
     add_common(rep)
     add_threads(rep)
     rep.set_defaults(func=cmd_reproduce)
