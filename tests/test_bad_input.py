@@ -342,6 +342,7 @@ def test_bad_input_is_one_line_exit_2(
     monkeypatch.setenv("A3LAB_DATA", paths["data"])
     monkeypatch.setenv("A3LAB_OFFLINE", "1")
     monkeypatch.setenv("A3LAB_HOME", str(Path(paths["new"]).parent / "home"))
+    monkeypatch.setenv("A3LAB_PROGRESS", "0")  # `report` sets it for the process
     before = sorted(p.name for p in Path(paths["run"]).iterdir())
     code, _, err = run_main(_argv(case, paths), capsys)
     lines = err.strip().splitlines()

@@ -30,6 +30,12 @@ def run_main(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str]:
     return code, err
 
 
+@pytest.fixture(autouse=True)
+def progress_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`a3lab report` sets A3LAB_PROGRESS for the process: keep it from reaching the next tests."""
+    monkeypatch.setenv("A3LAB_PROGRESS", "0")
+
+
 def never(*args, **kwargs):
     raise AssertionError("the work ran before the path was checked")
 

@@ -105,19 +105,21 @@ def check_output_file(path: str | os.PathLike, *, force: bool = False, param: st
     return path
 
 
-def check_writable(path: Path, param: str) -> None:
-    """The nearest existing ancestor of `path` must be a folder this process may write into (a probe file)."""
+def check_writable(path: Path, param: str, shown: Path | None = None) -> None:
+    """The nearest existing ancestor of `path` must be a folder this process may write into (a probe file);
+    errors name `shown` (default `path`)."""
+    shown = path if shown is None else shown
     parent = path.parent
     while not parent.exists():
         if parent.is_symlink():  # a dangling link in the way
-            raise OutputError(f"`{param}` {path}: {parent} is a broken link")
+            raise OutputError(f"`{param}` {shown}: {parent} is a broken link")
         parent = parent.parent
     if not parent.is_dir():
-        raise OutputError(f"`{param}` {path}: {parent} is a file, not a folder")
+        raise OutputError(f"`{param}` {shown}: {parent} is a file, not a folder")
     try:  # a real probe: permission bits, read-only mounts and pseudo file systems all answer here
         fd, probe = tempfile.mkstemp(prefix=".a3lab-probe.", suffix=TEMP_SUFFIX, dir=parent)
     except OSError as e:
-        raise OutputError(f"`{param}` {path}: cannot write in {parent}: {e.strerror}") from None
+        raise OutputError(f"`{param}` {shown}: cannot write in {parent}: {e.strerror}") from None
     os.close(fd)
     os.unlink(probe)
 
@@ -127,7 +129,7 @@ def check_folder(path: str | os.PathLike, *, param: str = "out") -> Path:
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise OutputError(f"`{param}` {path} is a file, expected a folder")
-    check_writable(path / LOCK_NAME, param)
+    check_writable(path / LOCK_NAME, param, shown=path)
     return path
 
 
@@ -152,9 +154,10 @@ def check_cache_dir(name: str) -> Path:
         check_folder(path, param="cache")
     except OutputError as e:
         chosen = next((v for v in ("A3LAB_HOME", "XDG_CACHE_HOME") if os.environ.get(v)), "HOME")
+        reason = str(e).removeprefix(f"`cache` {path}").lstrip(": ")
         raise OutputError(
-            f"the cache folder {path} cannot be used ({str(e).removeprefix('`cache` ')}); it is chosen by "
-            f"{chosen}={os.environ.get(chosen, '')}: set A3LAB_HOME to a writable folder"
+            f"the cache folder {path} cannot be used ({reason}); it is chosen by {chosen}="
+            f"{os.environ.get(chosen, '')}: set A3LAB_HOME to a writable folder"
         ) from None
     return path
 
@@ -196,7 +199,7 @@ def open_run(
     if exists and not path.is_dir():
         raise OutputError(f"`{param}` {path}: no such folder")
     top = _first_missing(path)
-    check_writable(path / LOCK_NAME, param)
+    check_writable(path / LOCK_NAME, param, shown=path)
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -256,7 +259,7 @@ def check_kind(path: Path, kind: Kind, *, force: bool, param: str) -> None:
     clash = [name for name in entries if _matches(name, kind.names)]
     if clash:
         raise OutputError(
-            f"`{param}` {path} holds files a3lab did not write, and `{kind.command}` would replace "
+            f"`{param}` {path} holds files a3lab did not write, and `a3lab {kind.command}` would replace "
             f"{_shown(clash)}; choose a new or empty folder"
         )
 

@@ -96,7 +96,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.browser_check:
         find_browser()
     # the stored section records are a cache worth keeping even when the run fails
-    with open_run(args.out, report_kind(), reuse=True, keep_on_failure=("sections",)):
+    with open_run(args.out, report_kind(), reuse=True, force=args.force, keep_on_failure=("sections",)):
         seed_everything(args.seed)
         verdicts, records = build_report(
             args.preset,
