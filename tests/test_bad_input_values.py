@@ -102,6 +102,14 @@ def test_every_config_seed_is_bounded_by_max_seed(target: str) -> None:
     assert info.bounds.low == 0 and info.bounds.high == MAX_SEED
 
 
+def test_a_config_seed_above_the_bound_is_refused_in_full_numbers() -> None:
+    from a3lab.errors import UserError
+    from a3lab.rnn.config import LearnConfig
+
+    with pytest.raises(UserError, match=r"`seed` must be an integer in \[0, 4,294,967,295\]"):
+        LearnConfig(seed=MAX_SEED + 1)
+
+
 def test_no_other_config_has_a_seed_field() -> None:
     import a3lab.config as config_module
 

@@ -49,6 +49,11 @@ MAX_SEED = 2**32 - 1
 stay inside torch's 64-bit generator seeds"""
 
 
+def _number(x: float) -> str:
+    """A bound as a user types it: large whole numbers in full (4,294,967,295, not 4.29497e+09)."""
+    return f"{int(x):,}" if float(x).is_integer() and abs(x) >= 1e6 else f"{x:g}"
+
+
 @dataclass(frozen=True)
 class Bounds:
     """The allowed range of a number (or of each item of a tuple), and optionally the allowed values."""
@@ -64,11 +69,11 @@ class Bounds:
         if self.choices is not None:
             return "one of " + ", ".join(str(c) for c in self.choices)
         if self.high is None or self.high == MAX_INT:
-            return f"{'>' if self.low_open else '>='} {self.low:g}" if self.low is not None else "a number"
+            return f"{'>' if self.low_open else '>='} {_number(self.low)}" if self.low is not None else "a number"
         if self.low is None:
-            return f"{'<' if self.high_open else '<='} {self.high:g}"
+            return f"{'<' if self.high_open else '<='} {_number(self.high)}"
         left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
-        return f"in {left}{self.low:g}, {self.high:g}{right}"
+        return f"in {left}{_number(self.low)}, {_number(self.high)}{right}"
 
     def contains(self, value: float) -> bool:
         if self.choices is not None:
