@@ -46,13 +46,13 @@ def test_cli_compare_writes_table_and_plot_and_reuses_runs(
     tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     argv = ["classify", "compare", "--datasets", "mnist", "--models", "mlp", "gru", "--seeds", "0", "1"]
-    argv += ["--epochs", "1", "--batch-size", "50", "--out", str(tmp_path), "--device", "cpu"]
+    argv += ["--epochs", "1", "--batch-size", "50", "--out", str(tmp_path / "runs"), "--device", "cpu"]
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "target gru mnist >= 98.0%" in text and "(n=2)" in text
-    summary = json.loads((tmp_path / "compare.json").read_text())
+    summary = json.loads((tmp_path / "runs" / "compare.json").read_text())
     assert set(summary["table"]["mnist"]) == {"mlp", "gru"} and len(summary["runs"]) == 4
-    assert (tmp_path / "accuracy_vs_flops.png").stat().st_size > 1000
+    assert (tmp_path / "runs" / "accuracy_vs_flops.png").stat().st_size > 1000
 
     def no_training(*args, **kwargs):
         raise AssertionError("compare retrained a run it had on disk")
