@@ -6,8 +6,9 @@ with --layers layers runs one sequence of --tokens tokens, --globals global toke
 
 1. the model, HF against patched: the self-attention modules' own time (forward hooks) and the whole model;
 2. the pieces of one patched self-attention, called on the hidden states and masks the model hands its first
-   layer: the q/k/v projections, the band (with padding and globals, and without each, to price them), HF's
-   global rows, the output layout; beside the whole patched module and HF's module on the same inputs;
+   layer: the q/k/v projections, the band (with padding and globals, and without each, to price them; and
+   with the global keys copied into every window, the route dilation or dropout take), HF's global rows, the
+   output layout; beside the whole patched module and HF's module on the same inputs;
 3. torch.profiler's table of the patched module's operators by self CPU time.
 
     OMP_NUM_THREADS=1 python benchmarks/attention_hf_profile.py --tokens 4096 --layers 2 --rounds 5
@@ -22,6 +23,7 @@ import sys
 
 import torch
 
+from a3lab.attention import functional
 from a3lab.attention.functional import sliding_window_attention
 from a3lab.attention.hf import attention_seconds, patch_longformer
 from a3lab.timing import interleaved_rounds, ratio_spread, spread
@@ -96,11 +98,21 @@ def pieces(hf, ours, hidden: torch.Tensor, kw: dict) -> dict:
     def band(global_mask, key_padding_mask):
         return lambda: sliding_window_attention(q, k, v, W, global_mask=global_mask, key_padding_mask=key_padding_mask)
 
+    def extra_keys():
+        """The route dilation or dropout take: global keys copied into every block's window."""
+        kernel = functional._lse_kernel
+        functional._lse_kernel = lambda q: False
+        try:
+            return sliding_window_attention(q, k, v, W, global_mask=glob, key_padding_mask=pad)
+        finally:
+            functional._lse_kernel = kernel
+
     return {
         "hf module": lambda: theirs(hidden, **kw),
         "a3lab module": lambda: mine(hidden, **kw),
         "q/k/v projections": lambda: [p(hidden) for p in (mine.query, mine.key, mine.value)],
         "band + padding + globals": band(glob, pad),
+        "band + padding + globals as extra keys": extra_keys,
         "band + globals": band(glob, None),
         "band + padding": band(None, pad),
         "band alone": band(None, None),
