@@ -27,6 +27,12 @@ from test_gan_fixtures import (
 from test_gan_metrics import BarClassifier
 
 
+@pytest.fixture(autouse=True)
+def in_a_fresh_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands run without --out write their default folders here, never into the checkout."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> tuple[Path, Trainer]:
     """One finished one-epoch run on the tiny MNIST, which the tests only read (or copy first)."""
