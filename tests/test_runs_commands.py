@@ -103,6 +103,13 @@ def test_report_never_replaces_a_folder_it_did_not_write(tmp_path: Path, capsys,
     assert (site / "index.html").read_text() == "<p>my site</p>"
 
 
+def test_resuming_a_folder_of_foreign_files_advises_a_new_folder_not_force(tmp_path: Path, capsys) -> None:
+    (tmp_path / "results.json").write_text("{}")
+    code, err = run_main(["gan", "train", "--resume", tmp_path], capsys)
+    assert code == 2 and "nothing to resume" in err and "--force" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]
+
+
 @pytest.mark.parametrize(
     "argv",
     [

@@ -208,7 +208,7 @@ def open_run(
     try:
         with _folder_lock(path, param):
             removed = remove_orphan_temps(path)
-            check_kind(path, kind, force=force, param=param)
+            check_kind(path, kind, force=force, param=param, resume=resume)
             if not (resume or force or reuse):
                 _check_empty(path, param)
             folders = _folders(path)
@@ -234,7 +234,7 @@ def folder_kind(path: Path) -> str | None:
         return None
 
 
-def check_kind(path: Path, kind: Kind, *, force: bool, param: str) -> None:
+def check_kind(path: Path, kind: Kind, *, force: bool, param: str, resume: bool = False) -> None:
     """Refuse a folder of another kind, and foreign files unless `force` (even then, none `kind` would write)."""
     if (path / MARKER).exists():
         found = folder_kind(path)
@@ -251,6 +251,11 @@ def check_kind(path: Path, kind: Kind, *, force: bool, param: str) -> None:
     if not entries or (not foreign and any(_matches(name, kind.signature) for name in entries)):
         return
     shown = _shown(foreign or entries)
+    if resume:  # writing beside foreign files would not make them a run to continue
+        raise OutputError(
+            f"`{param}` {path} is not an `a3lab {kind.command}` run ({shown}): nothing to resume there; start a "
+            "new run in a new folder"
+        )
     if not force:
         raise OutputError(
             f"`{param}` {path} holds files a3lab did not write ({shown}); choose a new or empty folder, or pass "
