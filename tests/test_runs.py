@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from a3lab.errors import OutputError, UserError
+from a3lab.run_kinds import folder_kind
 from a3lab.runs import (
     LOCK_NAME,
     MARKER,
@@ -21,7 +22,6 @@ from a3lab.runs import (
     check_cache_dir,
     check_output_file,
     check_outputs,
-    folder_kind,
     open_run,
     sigterm_as_interrupt,
 )
