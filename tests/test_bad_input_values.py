@@ -307,3 +307,16 @@ def test_resume_on_another_commands_folder_advises_a_new_folder(tmp_path: Path) 
     with pytest.raises(CheckpointError, match="--out NEW_FOLDER") as e:
         checkpoint.resume_config(tmp_path)
     assert "--force" not in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    ["--mlp-ratio 99999999999999999999", "--mlp-ratio 1000000 --dim 64", "--dim 1000000", "--depth 100000",
+     "--length 100000000"],
+)  # fmt: skip
+def test_an_attention_model_too_large_to_allocate_is_refused_before_any_work(sizes: str, tmp_path, capsys) -> None:
+    out = tmp_path / "run"
+    case = f"attention train --task long-range --kind sliding --out {out} {sizes}"
+    line = one_line(*run_main(case.split(), capsys)[::2])
+    assert "weights, more than 268,435,456" in line and "--dim, --depth, --mlp-ratio" in line, line
+    assert not out.exists()

@@ -30,6 +30,9 @@ PROJECTIONS: tuple[str, ...] = typing.get_args(Projection)
 TASK_DATASET = {"pixel-mnist": "mnist", "pixel-fashion-mnist": "fashion-mnist"}
 IMAGE_SHAPE = (28, 28)
 PIXEL_LEVELS = 256
+MAX_PARAMETERS = 2**28
+"""The most weights a task model may hold (1 GiB in float32, 4 GiB with AdamW's state): far above a useful run,
+below an allocation failure."""
 
 
 def cli_kind(kind: str) -> str:
@@ -81,6 +84,11 @@ class ModelConfig(Checked):
             len(self.image_shape) != 2 or self.image_shape[0] * self.image_shape[1] != self.seq_len
         ):
             raise UserError(f"image_shape {self.image_shape} does not hold `seq_len` {self.seq_len} tokens")
+        if self.parameters > MAX_PARAMETERS:
+            raise UserError(
+                f"the model would hold {self.parameters:,} weights, more than {MAX_PARAMETERS:,}: "
+                "ask for a smaller `dim`, `depth`, `mlp_ratio` or sequence length"
+            )
         base = "sliding" if self.kind.startswith("sliding") else self.kind
         if base == "sliding" and self.attention.window > self.seq_len:  # the band would dwarf full attention
             raise UserError(
@@ -93,6 +101,13 @@ class ModelConfig(Checked):
             global_tokens=int(self.kind == "sliding_global"),
             seq_len=self.tokens if base == "linformer" else None,
         )
+
+    @property
+    def parameters(self) -> int:
+        """About how many weights the model holds: the blocks' projections and MLPs, token and position embeddings."""
+        dim = self.attention.dim
+        hidden = max(1, round(dim * self.mlp_ratio))
+        return self.depth * (4 * dim * dim + 2 * dim * hidden) + (self.vocab_size + self.tokens) * dim
 
     @property
     def uses_cls(self) -> bool:
