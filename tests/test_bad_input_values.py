@@ -320,3 +320,19 @@ def test_an_attention_model_too_large_to_allocate_is_refused_before_any_work(siz
     line = one_line(*run_main(case.split(), capsys)[::2])
     assert "weights, more than 268,435,456" in line and "--dim, --depth, --mlp-ratio" in line, line
     assert not out.exists()
+
+
+def test_sigterm_while_the_commands_import_is_one_line_and_exit_130(monkeypatch, capsys) -> None:
+    import os
+    import signal
+    import time
+
+    def slow_imports():  # SIGTERM arrives while the parser's command modules are still importing
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+        raise AssertionError("SIGTERM did not stop the start")
+
+    monkeypatch.setattr(cli, "build_parser", slow_imports)
+    code, _, err = run_main(["rnn", "run", "1"], capsys)
+    assert code == 130 and err.strip() == "a3lab: interrupted by SIGTERM", err
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

@@ -56,17 +56,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     Ctrl-C or SIGTERM)."""
     from a3lab.errors import A3labError
     from a3lab.runs import Terminated, sigterm_as_interrupt
-    from a3lab.utils import keep_freed_memory
 
-    keep_freed_memory()  # fewer page faults in every command's tensor loops
-    parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
-    empty = _empty_argument(argv)
-    if empty is not None:
-        parser.exit(2, f"a3lab: error: {empty} is empty (see a3lab --help)\n")
-    args = parser.parse_args(argv)
     try:
-        with sigterm_as_interrupt():
+        with sigterm_as_interrupt():  # also while torch imports: a signal then is one line and exit 130
+            from a3lab.utils import keep_freed_memory
+
+            keep_freed_memory()  # fewer page faults in every command's tensor loops
+            parser = build_parser()
+            empty = _empty_argument(argv)
+            if empty is not None:
+                parser.exit(2, f"a3lab: error: {empty} is empty (see a3lab --help)\n")
+            args = parser.parse_args(argv)
             code = args.func(args)
     except A3labError as e:
         print(f"a3lab: error: {flag_names(str(e), command_parser(parser, args))}", file=sys.stderr)
