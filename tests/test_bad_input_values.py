@@ -336,3 +336,17 @@ def test_sigterm_while_the_commands_import_is_one_line_and_exit_130(monkeypatch,
     code, _, err = run_main(["rnn", "run", "1"], capsys)
     assert code == 130 and err.strip() == "a3lab: interrupted by SIGTERM", err
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+@pytest.mark.parametrize(
+    "case,flag",
+    [
+        ("classify video --train-clips 100000000", "--train-clips"),
+        ("classify video --test-clips 100000000", "--test-clips"),
+        ("classify captions train --out {out} --train-per-length 100000000", "--train-per-length"),
+        ("classify captions train --out {out} --test-per-length 100000000", "--test-per-length"),
+    ],
+)
+def test_a_clip_or_strip_count_beyond_memory_is_refused_naming_the_flag(case, flag, tmp_path, capsys) -> None:
+    line = one_line(*run_main(case.format(out=tmp_path / "run").split(), capsys)[::2])
+    assert f"argument {flag}: must be in 1 .. " in line and "out of memory" not in line, line

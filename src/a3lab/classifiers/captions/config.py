@@ -57,9 +57,9 @@ class CaptionConfig(Checked):
     """peak AdamW learning rate (warm-up, cosine decay to 0)"""
     pretrain_steps: int = option(400, low=1)
     """steps of the shared encoder on single items (batch 128) before the caption models train"""
-    train_per_length: int = option(10000, low=1)
+    train_per_length: int = option(10000, low=1, high=200_000)
     """training strips of each length 1..4 (drawn once, sampled with replacement)"""
-    test_per_length: int = option(500, low=1)
+    test_per_length: int = option(500, low=1, high=20_000)
     """test strips of each length 1..8"""
     model: CaptionModelConfig = field(default_factory=CaptionModelConfig)
     """model sizes (beam size of show_tell included)"""

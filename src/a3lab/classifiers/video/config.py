@@ -61,9 +61,9 @@ class VideoConfig(Checked):
     """T: frames per training clip"""
     test_factors: tuple[int, ...] = option((1, 2, 4), low=1)
     """test on clips of T times each factor"""
-    train_clips: int = option(8000, low=1)
+    train_clips: int = option(8000, low=1, high=200_000)
     """training clips per task (drawn once, sampled with replacement)"""
-    test_clips: int = option(1000, low=1)
+    test_clips: int = option(1000, low=1, high=100_000)
     """test clips per task and length"""
     steps: int = option(600, low=1)
     """optimisation steps per model and task"""
