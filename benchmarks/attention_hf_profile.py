@@ -23,7 +23,7 @@ import sys
 
 import torch
 
-from a3lab.attention import functional
+from a3lab.attention import sliding
 from a3lab.attention.functional import sliding_window_attention
 from a3lab.attention.hf import attention_seconds, patch_longformer
 from a3lab.timing import interleaved_rounds, ratio_spread, spread
@@ -100,12 +100,12 @@ def pieces(hf, ours, hidden: torch.Tensor, kw: dict) -> dict:
 
     def extra_keys():
         """The route dilation or dropout take: global keys copied into every block's window."""
-        kernel = functional._lse_kernel
-        functional._lse_kernel = lambda q: False
+        kernel = sliding._lse_kernel
+        sliding._lse_kernel = lambda q: False
         try:
             return sliding_window_attention(q, k, v, W, global_mask=glob, key_padding_mask=pad)
         finally:
-            functional._lse_kernel = kernel
+            sliding._lse_kernel = kernel
 
     return {
         "hf module": lambda: theirs(hidden, **kw),

@@ -12,14 +12,16 @@ Papers:
   are projected along the sequence to K rows, softmax(q (E k)^T / sqrt(D)) (F v), with E, F shared
   per head, between keys and values, or across layers.
 
-Layout: `functional` holds the math (full_attention, sliding_window_attention, linformer_attention), `band`
-the sliding window's blocked and matmul kernels and their backward, `causal_band` the causal window over half
-the keys, `flex` the FlexAttention backend, `config` a layer's `AttentionConfig`, `modules` the nn.Modules
-(MultiHeadSelfAttention, TransformerEncoder), `hf` the drop-in for Hugging Face Longformer, `hf_backend` (with
-`hf_mask`) the attention implementation "a3lab" of transformers for every sliding-window model. The learning
-experiments: `task_config` (their nested configs and presets), `tasks` (data, classifier, training),
-`linformer_error`, `experiment`. The benchmarks: `bench_config`, `bench_methods`, `hf_bench`, `hf_backend_bench`,
-`memory`, `bench` (CPU), `sweep` (device), `cost` (the report's). `section` holds the report's two sections.
+Layout: `functional` holds the math (full_attention, linformer_attention, and sliding_window_attention from
+`sliding`, which checks the window's options, gathers the global tokens and picks a backend), `inputs` the
+checks and output rules every attention function shares, `band` the sliding window's blocked and matmul
+kernels and their backward, `causal_band` the causal window over half the keys, `flex` the FlexAttention
+backend, `config` a layer's `AttentionConfig`, `modules` the nn.Modules (MultiHeadSelfAttention,
+TransformerEncoder), `hf` the drop-in for Hugging Face Longformer, `hf_backend` (with `hf_mask`) the attention
+implementation "a3lab" of transformers for every sliding-window model. The learning experiments: `task_config`
+(their nested configs and presets), `tasks` (data, classifier, training), `linformer_error`, `experiment`. The
+benchmarks: `bench_config`, `bench_methods`, `hf_bench`, `hf_backend_bench`, `memory`, `bench` (CPU), `sweep`
+(device), `cost` (the report's). `section` holds the report's two sections.
 The names below load on first use, so the configs import no torch.
 
 The sliding window never builds an N x N tensor. Its default backend ("blocked") cuts the queries into blocks
@@ -49,8 +51,8 @@ _HOMES = {
     "Sharing": "config",
     "full_attention": "functional",
     "linformer_attention": "functional",
-    "resolve_backend": "functional",
-    "sliding_window_attention": "functional",
+    "resolve_backend": "sliding",
+    "sliding_window_attention": "sliding",
     "AttentionConfig": "config",
     "EncoderBlock": "modules",
     "MultiHeadSelfAttention": "modules",

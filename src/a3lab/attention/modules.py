@@ -14,13 +14,8 @@ import torch
 from torch import nn
 
 from a3lab.attention.config import AttentionConfig
-from a3lab.attention.functional import (
-    _check_mask,
-    _check_positive,
-    full_attention,
-    linformer_attention,
-    sliding_window_attention,
-)
+from a3lab.attention.functional import full_attention, linformer_attention, sliding_window_attention
+from a3lab.attention.inputs import check_mask, check_positive
 from a3lab.errors import UserError
 
 
@@ -77,7 +72,7 @@ class MultiHeadSelfAttention(nn.Module):
             if cfg.global_tokens:
                 first = torch.zeros(B, N, dtype=torch.bool, device=x.device)
                 first[:, : cfg.global_tokens] = True
-                given = _check_mask(global_mask, "global_mask", B, N, x.device)
+                given = check_mask(global_mask, "global_mask", B, N, x.device)
                 global_mask = first if given is None else first | given
             out = sliding_window_attention(
                 q, k, v, cfg.window, cfg.dilation, global_mask, key_padding_mask, cfg.causal,
@@ -150,7 +145,7 @@ class TransformerEncoder(nn.Module):
         **attention,
     ) -> None:
         super().__init__()
-        _check_positive("depth", depth)
+        check_positive("depth", depth)
         if not mlp_ratio > 0:
             raise UserError(f"`mlp_ratio` must be > 0, got {mlp_ratio}")
         config = AttentionConfig(dim=dim, heads=heads, kind=kind, dropout=dropout, **attention)
