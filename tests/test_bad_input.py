@@ -19,8 +19,8 @@ import pytest
 import torch
 
 from a3lab import cli
-from a3lab.commands.gan import RUN
 from a3lab.data import raw_files, write_idx
+from a3lab.gan.folder import RUN
 from a3lab.runs import LOCK_NAME, open_run
 from conftest import write_tiny_dataset
 
@@ -458,7 +458,7 @@ def test_the_os_releases_the_lock_of_a_killed_holder(tmp_path: Path, capsys) -> 
     out = tmp_path / "run"
     holder = textwrap.dedent(f"""
         import sys, time
-        from a3lab.commands.gan import RUN
+        from a3lab.gan.folder import RUN
         from a3lab.runs import open_run
         with open_run({str(out)!r}, RUN):
             print("held", flush=True)

@@ -8,8 +8,8 @@ from typing import Literal
 
 import pytest
 
-from a3lab.commands import ArgumentParser
-from a3lab.commands.flags import add_flags, add_threads, apply_threads, overrides
+from a3lab.commands import ArgumentParser, add_threads, apply_threads
+from a3lab.commands.flags import add_flags, overrides
 from a3lab.config import Checked, option, replace
 
 

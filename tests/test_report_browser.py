@@ -30,14 +30,12 @@ def test_page_in_a_real_browser(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(report.find_chromium() is None, reason="no chromium installed")
 def test_cli_browser_check_saves_a_screenshot_and_fails_on_a_broken_image(tmp_path: Path, capsys) -> None:
-    from a3lab.commands.report import check_in_browser
-
     report.render(fixture_records(tmp_path), META, tmp_path)
-    assert check_in_browser(tmp_path)
+    assert report.check_page(tmp_path)
     embedded = (tmp_path / "index.html").read_text().count("data:image/png;base64,")
     assert f"{embedded} images, 0 broken, 0 console messages" in capsys.readouterr().out
     assert Image.open(tmp_path / "screenshot.png").size == (1200, 2400)
     page = (tmp_path / "index.html").read_text().replace("data:image/png;base64,", "data:image/png;base64,AAAA", 1)
     (tmp_path / "index.html").write_text(page)
-    assert not check_in_browser(tmp_path)
+    assert not report.check_page(tmp_path)
     assert "1 broken" in capsys.readouterr().out

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from a3lab import cli
-from a3lab.commands.classify import CAPTIONS, experiment_kind
-from a3lab.commands.gan import RUN
-from a3lab.commands.report import report_kind
+from a3lab.classifiers.captions.config import RUN_FOLDER as CAPTIONS
+from a3lab.classifiers.config import experiment_folder
+from a3lab.gan.folder import RUN
+from a3lab.report import FOLDER as REPORT
 from a3lab.runs import LOCK_NAME, MARKER, open_run
 
 
@@ -69,12 +70,12 @@ def captions_run(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     "argv,kind",
     [
-        (["classify", "video", "--out", "{out}"], experiment_kind("video")),
+        (["classify", "video", "--out", "{out}"], experiment_folder("video")),
         (["classify", "captions", "train", "--out", "{out}"], CAPTIONS),
-        (["classify", "captions", "train", "--out", "{out}", "--force"], report_kind()),
+        (["classify", "captions", "train", "--out", "{out}", "--force"], REPORT),
         (["gan", "eval", "{out}"], RUN),
         (["gan", "train", "--resume", "{out}"], RUN),
-        (["report", "--only", "rnn", "--out", "{out}"], report_kind()),
+        (["report", "--only", "rnn", "--out", "{out}"], REPORT),
     ],
     ids=["video twice", "captions twice", "captions --force into a running report", "gan eval beside train",
          "gan train twice", "report twice"],
@@ -218,7 +219,7 @@ def test_sigterm_is_one_line_exit_130_and_leaves_no_started_folder(tmp_path: Pat
     argv = [*command.split(), *(a.format(out=out) for a in ARGS[command])]
     env = {**os.environ, "A3LAB_PROGRESS": "0"}
     if command == "report":  # an existing report folder: a cache that must survive
-        with open_run(out, report_kind()):
+        with open_run(out, REPORT):
             pass
     child = subprocess.Popen([sys.executable, str(script), *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True, env=env)  # fmt: skip

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import functools
+import importlib
 import inspect
 import itertools
 import math
@@ -324,3 +325,13 @@ def replace(config: Any, changes: Mapping[str, Any]) -> Any:
             value = replace(getattr(config, name), value)
         values[name] = value
     return dataclasses.replace(config, **values) if values else config
+
+
+def presets_of(cls: type) -> dict[str, dict[str, Any]]:
+    """The `PRESETS` (name -> field values) declared beside `cls`, in its module."""
+    return importlib.import_module(cls.__module__).PRESETS
+
+
+def from_preset(cls: type, preset: str, changes: Mapping[str, Any]) -> Any:
+    """`cls` from one of the presets beside it (`presets_of`), with `changes` made on top."""
+    return cls(**{**presets_of(cls)[preset], **changes})

@@ -299,3 +299,15 @@ def dataset_info(name: str, root: str | os.PathLike | None = None) -> dict:
             "pixel_std": round(x.std().item(), 4),
         }
     return info
+
+
+def format_info(info: dict) -> str:
+    """`dataset_info` as a table: one row per split, with its per-class counts."""
+    lines = [
+        f"{info['dataset']}  (files in {info['location']})",
+        f"  {'split':<6} {'count':>6} {'mean':>7} {'std':>7}  per class",
+    ]
+    for split, s in info["splits"].items():
+        per = " ".join(f"{c:>5}" for c in s["per_class"])
+        lines.append(f"  {split:<6} {s['count']:>6} {s['pixel_mean']:>7.4f} {s['pixel_std']:>7.4f}  {per}")
+    return "\n".join(lines)

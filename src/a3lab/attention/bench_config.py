@@ -16,6 +16,7 @@ from typing import Literal
 
 from a3lab.config import MAX_SEED, Checked, option
 from a3lab.errors import UserError
+from a3lab.runs import Kind
 
 Method = Literal["full", "sliding-blocked", "sliding-matmul", "sliding-flex", "linformer", "hf-longformer"]
 SweepMethod = Literal["full", "sliding-blocked", "sliding-matmul", "sliding-flex", "linformer", "flash-window"]
@@ -98,6 +99,10 @@ class BenchConfig(Checked):
                 f"hf-longformer needs every `sizes` value to be a multiple of 2 * `window` = {2 * self.window}"
             )
 
+
+BENCH_JSON = ("attention_bench.json", "attention_sweep.json")
+BENCH_FOLDER = Kind("attention-bench", "attention bench", (*BENCH_JSON, "*.png"), BENCH_JSON)
+"""The folder of `a3lab attention bench`: `bench` and `bench --sweep` share it, each with its own JSON."""
 
 PRESETS = {
     "quick": BenchConfig(methods=("full", "sliding-blocked", "linformer", "hf-longformer")),

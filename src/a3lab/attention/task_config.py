@@ -16,6 +16,7 @@ from typing import Any, Literal
 from a3lab.attention.config import AttentionConfig
 from a3lab.config import MAX_SEED, Checked, field_info, from_dict, option
 from a3lab.errors import UserError
+from a3lab.runs import Kind
 
 TaskKind = Literal["full", "sliding", "sliding_global", "sliding_dilated", "linformer"]
 Task = Literal["pixel-mnist", "pixel-fashion-mnist", "long-range"]
@@ -27,6 +28,8 @@ PIXEL_KINDS: tuple[str, ...] = ("full", "sliding", "sliding_global", "linformer"
 TASKS: tuple[str, ...] = typing.get_args(Task)
 READOUTS: tuple[str, ...] = typing.get_args(Readout)
 PROJECTIONS: tuple[str, ...] = typing.get_args(Projection)
+TRAIN_FOLDER = Kind("attention-train", "attention train", ("results.json", "*.pt"), ("results.json",))
+"""The folder of `a3lab attention train --out`: results.json and one checkpoint per kind."""
 TASK_DATASET = {"pixel-mnist": "mnist", "pixel-fashion-mnist": "fashion-mnist"}
 IMAGE_SHAPE = (28, 28)
 PIXEL_LEVELS = 256
@@ -330,3 +333,25 @@ def task_defaults_text() -> dict[str, str]:
 
 def _defaults(cls: type) -> dict[str, Any]:
     return {name: info.default for name, info in field_info(cls).items() if info.kind != "config"}
+
+
+def task_kinds(kind: str, task: str) -> list[str]:
+    """The kinds `attention train --kind` names: "all" is every kind on long-range, the pixel kinds otherwise."""
+    if kind == "all":
+        return list(KINDS if task == "long-range" else PIXEL_KINDS)
+    return [kind.replace("-", "_")]
+
+
+def task_configs(task: str, kinds: list[str], given: Mapping[str, Any]) -> list[TrainConfig]:
+    """One run of `task` per kind: the task's defaults, then the `given` fields (nested as
+    `a3lab.commands.flags.overrides` gives them). Every kind's config is checked before the first run starts."""
+    options = {**task_defaults(task), **_flat(given)}
+    return [TrainConfig.create(**options, kind=kind) for kind in kinds]
+
+
+def _flat(nested: Mapping[str, Any]) -> dict[str, Any]:
+    """{"model": {"depth": 2}} -> {"depth": 2}: the fields by name, wherever they are declared."""
+    out: dict[str, Any] = {}
+    for name, value in nested.items():
+        out.update(_flat(value) if isinstance(value, Mapping) else {name: value})
+    return out

@@ -54,7 +54,7 @@ __getattr__, __all__ = lazy_exports(
         "training": (
             "checkpoint_dataset", "classifier_cache_dir", "count_flops", "count_parameters", "domain_cnn",
             "domain_cnn_path", "evaluate",
-            "load_classifier", "save_classifier", "save_run", "train_classifier",
+            "load_classifier", "save_classifier", "save_run", "test_checkpoint", "train_classifier",
         ),
     },
 )  # fmt: skip

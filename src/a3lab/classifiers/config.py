@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from a3lab.catalog import DatasetName
 from a3lab.config import MAX_SEED, Checked, option
+from a3lab.runs import Kind
 
 ModelKind = Literal["cnn", "gru", "lstm", "mlp"]
 MODEL_KINDS: tuple[str, ...] = typing.get_args(ModelKind)
@@ -17,6 +18,15 @@ DEFAULT_LR = {"cnn": 3e-3, "gru": 3e-3, "lstm": 3e-3, "mlp": 2e-3}
 """Peak learning rate of the one-cycle schedule, per model kind."""
 DEFAULT_BATCH_SIZE = {"cnn": 64, "gru": 128, "lstm": 128, "mlp": 128}
 """Images per step, per model kind (the CNN reaches 91 % on Fashion-MNIST in 3 epochs with 64, not with 128)."""
+
+RECORDS = ("*-seed*.json", "compare.json")
+RUN_FOLDER = Kind("classify", "classify train", (*RECORDS, "*-seed*.safetensors", "*.png"), RECORDS)
+"""The folder of `classify train` and `classify compare`: compare reuses the runs train leaves."""
+
+
+def experiment_folder(name: str) -> Kind:
+    """The run folder of `classify sequences` or `classify video`."""
+    return Kind(name, f"classify {name}", (f"{name}.json", f"{name}_accuracy_vs_length.png"), (f"{name}.json",))
 
 
 @dataclass

@@ -358,3 +358,17 @@ def domain_cnn(
     if not isinstance(model, CNN):
         raise CheckpointError(f"{path} holds a {model.kind}, not a CNN")
     return model
+
+
+def test_checkpoint(path: str | os.PathLike, dataset: str | None = None, device: str = "cpu") -> str:
+    """Test a classifier saved by `save_run` on the test split of `dataset` (None: the one it was trained on);
+    the result in one line."""
+    dataset = dataset or checkpoint_dataset(path)
+    device = resolve_device(device)
+    model = load_classifier(path, device)
+    images, labels = load_images(dataset, train=False)
+    test = evaluate(model, images, labels, device=device)
+    return (
+        f"{model.kind} on {dataset} test split ({len(labels)} images): accuracy {100 * test['accuracy']:.2f}%, "
+        f"loss {test['loss']:.4f}, {test['images_per_second']:,.0f} images/s"
+    )

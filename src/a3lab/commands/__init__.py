@@ -20,14 +20,47 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def add_common(parser: argparse.ArgumentParser, *, seed: bool = True, device: bool = True) -> None:
-    """The flags every training command shares."""
-    if seed:
-        parser.add_argument("--seed", type=seed_value, default=0, help="random seed (default: 0)")
+def subcommand(
+    parent: argparse._SubParsersAction,
+    name: str,
+    help: str,
+    func: Callable[[argparse.Namespace], int],
+    *,
+    description: str | None = None,
+    seed: bool = True,
+    device: bool = True,
+    threads: bool = True,
+    default_threads: int | None = None,
+    force: str | None = None,
+) -> argparse.ArgumentParser:
+    """A subcommand that runs `func`, with the flags commands share: --threads (omitted: `default_threads`),
+    --device, --seed and, given its help text, --force."""
+    p = parent.add_parser(name, help=help, description=description)
+    if threads:
+        add_threads(p, default_threads)
     if device:
-        parser.add_argument(
-            "--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to run (default: auto)"
-        )
+        p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to run (default: auto)")
+    if seed:
+        p.add_argument("--seed", type=seed_value, default=0, help="random seed (default: 0)")
+    if force is not None:
+        p.add_argument("--force", action="store_true", help=force)
+    p.set_defaults(func=func)
+    return p
+
+
+def add_threads(parser: argparse.ArgumentParser, default: int | None = None) -> None:
+    """`--threads N`: torch's intra-op CPU threads for this command. Omitted, a command uses `default` (None:
+    torch's own choice, one per core)."""
+    what = "one per core" if default is None else str(default)
+    parser.add_argument("--threads", type=thread_count, default=default, help=f"intra-op CPU threads (default: {what})")
+
+
+def apply_threads(args: argparse.Namespace) -> None:
+    """Set torch's intra-op threads from `--threads` (no change where it is None)."""
+    if getattr(args, "threads", None) is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
 
 
 def _integer(text: str) -> int:

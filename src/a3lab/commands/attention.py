@@ -13,25 +13,29 @@ import contextlib
 import json
 from pathlib import Path
 
-from a3lab.attention.bench_config import METHODS, PRESETS, SWEEP_METHODS, BenchConfig, SweepConfig, describe_presets
+from a3lab.attention.bench_config import (
+    BENCH_FOLDER,
+    METHODS,
+    PRESETS,
+    SWEEP_METHODS,
+    BenchConfig,
+    SweepConfig,
+    describe_presets,
+)
 from a3lab.attention.task_config import (
     KINDS,
     PIXEL_KINDS,
+    TRAIN_FOLDER,
     LinformerErrorConfig,
     TrainConfig,
-    task_defaults,
+    task_configs,
     task_defaults_text,
+    task_kinds,
 )
-from a3lab.commands import add_common, int_range, word_list
-from a3lab.commands.flags import add_flags, add_threads, apply_threads, overrides
+from a3lab.commands import apply_threads, int_range, subcommand, word_list
+from a3lab.commands.flags import add_flags, list_type, overrides
 from a3lab.config import field_docs
-from a3lab.errors import UserError
-from a3lab.runs import Kind, check_outputs, open_run
-
-BENCH_JSON = ("attention_bench.json", "attention_sweep.json")
-BENCH = Kind("attention-bench", "attention bench", (*BENCH_JSON, "*.png"), BENCH_JSON)
-"""`bench` and `bench --sweep` share a folder, each with its own JSON."""
-TRAIN = Kind("attention-train", "attention train", ("results.json", "*.pt"), ("results.json",))
+from a3lab.runs import check_outputs, open_run
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,21 +46,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     _register_linformer_error(actions)
 
 
-def _flat(nested: dict) -> dict:
-    """{"model": {"depth": 2}} -> {"depth": 2}: the given flags by field name."""
-    out = {}
-    for name, value in nested.items():
-        out.update(_flat(value) if isinstance(value, dict) else {name: value})
-    return out
-
-
 def _register_bench(actions: argparse._SubParsersAction) -> None:
-    p = actions.add_parser(
-        "bench",
-        help="time and memory of each attention against sequence length",
-        description="Times full SDPA, our sliding window (each backend), Linformer and, when transformers is "
-        "installed, HF's LongformerSelfAttention on the same q, k, v; prints a table, saves JSON and plots.",
+    what = "time and memory of each attention against sequence length"
+    about = (
+        "Times full SDPA, our sliding window (each backend), Linformer and, when transformers is installed, HF's "
+        "LongformerSelfAttention on the same q, k, v; prints a table, saves JSON and plots."
     )
+    force = "replace the results already in --out"
+    p = subcommand(actions, "bench", what, cmd_bench, description=about, default_threads=1, force=force)
     p.add_argument("--preset", default="quick", choices=list(PRESETS), help=f"{describe_presets()} (default: quick)")
     p.add_argument(
         "--methods",
@@ -65,7 +62,6 @@ def _register_bench(actions: argparse._SubParsersAction) -> None:
         help=f"comma-separated: {', '.join(METHODS)}; with --sweep: {', '.join(SWEEP_METHODS)} (default: preset)",
     )
     add_flags(p, BenchConfig, skip=("methods",), defaults={"sizes": "preset", "repeats": "preset"})
-    add_threads(p, default=1)
     p.add_argument(
         "--sweep",
         action="store_true",
@@ -75,9 +71,6 @@ def _register_bench(actions: argparse._SubParsersAction) -> None:
     )
     add_flags(p, SweepConfig, only=("windows", "dtypes"))
     p.add_argument("--out", default="runs/attention_bench", help="folder for JSON and plots (default: %(default)s)")
-    p.add_argument("--force", action="store_true", help="replace the results already in --out")
-    add_common(p)
-    p.set_defaults(func=cmd_bench)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -92,7 +85,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     out = Path(args.out)
     given = {**overrides(args, BenchConfig), "device": str(device), "seed": args.seed, "threads": args.threads}
     config = preset_config(args.preset, **given)
-    with open_run(out, BENCH, reuse=True):
+    with open_run(out, BENCH_FOLDER, reuse=True):
         check_outputs({"out": out / "attention_bench.json"}, force=args.force)
         seed_everything(args.seed)
         result = run_benchmark(config)
@@ -118,7 +111,7 @@ def _cmd_sweep(args: argparse.Namespace, device: str) -> int:
     options.update(extra={"command": "a3lab attention bench --sweep"}, rounds=args.repeats or SweepConfig.rounds)
     config = SweepConfig(**options)
     save = lambda partial: write_json(partial, out / "attention_sweep.json")  # noqa: E731
-    with open_run(out, BENCH, reuse=True):
+    with open_run(out, BENCH_FOLDER, reuse=True):
         check_outputs({"out": out / "attention_sweep.json"}, force=args.force)
         seed_everything(args.seed)
         result = run_sweep(config, on_group=save)
@@ -129,12 +122,13 @@ def _cmd_sweep(args: argparse.Namespace, device: str) -> int:
 
 
 def _register_train(actions: argparse._SubParsersAction) -> None:
-    tr = actions.add_parser(
-        "train",
-        help="train the small encoder on a task with each attention kind (same budget and seed)",
-        description="Train the small encoder with each attention kind on one task and score it on test data. "
-        "Unset options take the task's defaults (the report's 'full' preset budget).",
+    what = "train the small encoder on a task with each attention kind (same budget and seed)"
+    about = (
+        "Train the small encoder with each attention kind on one task and score it on test data. Unset options "
+        "take the task's defaults (the report's 'full' preset budget)."
     )
+    force = "replace the run in --out (never a file a3lab did not write)"
+    tr = subcommand(actions, "train", what, cmd_train, description=about, threads=False, force=force)
     add_flags(tr, TrainConfig, skip=("seed", "device"), defaults=task_defaults_text())
     task = next(a for a in tr._actions if a.dest == "task")
     task.required, task.help = True, field_docs(TrainConfig)["task"]
@@ -148,26 +142,15 @@ def _register_train(actions: argparse._SubParsersAction) -> None:
         "every kind on long-range (default: all)",
     )
     tr.add_argument("--out", default=None, help="folder for results.json and one checkpoint per kind")
-    tr.add_argument("--force", action="store_true", help="replace the run in --out (never a file a3lab did not write)")
-    add_common(tr)
-    tr.set_defaults(func=cmd_train)
-
-
-def _kinds(kind: str, task: str) -> list[str]:
-    if kind == "all":
-        return list(KINDS if task == "long-range" else PIXEL_KINDS)
-    return [kind.replace("-", "_")]
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from a3lab.attention.tasks import RESULT_HEADER, result_line, save_model, train_model
     from a3lab.utils import write_json
 
-    options = {**task_defaults(args.task), **_flat(overrides(args, TrainConfig))}
-    # every kind's config is checked before the first (long) training run starts
-    configs = [TrainConfig.create(**options, kind=kind) for kind in _kinds(args.kinds, args.task)]
+    configs = task_configs(args.task, task_kinds(args.kinds, args.task), overrides(args, TrainConfig))
     out = Path(args.out) if args.out else None
-    with open_run(out, TRAIN, force=args.force) if out is not None else contextlib.nullcontext():
+    with open_run(out, TRAIN_FOLDER, force=args.force) if out is not None else contextlib.nullcontext():
         results = {}
         print(RESULT_HEADER)
         for config in configs:
@@ -186,14 +169,18 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _register_linformer_error(actions: argparse._SubParsersAction) -> None:
-    le = actions.add_parser(
-        "linformer-error",
-        help="Linformer's relative output error against full attention as K grows",
-        description="Relative error ||lin - full|| / ||full|| for each K, on random Gaussian q, k, v and on the "
-        "first-layer q, k, v of a trained model (from --checkpoint, or trained here with --train-steps).",
+    what = "Linformer's relative output error against full attention as K grows"
+    about = (
+        "Relative error ||lin - full|| / ||full|| for each K, on random Gaussian q, k, v and on the first-layer "
+        "q, k, v of a trained model (from --checkpoint, or trained here with --train-steps)."
     )
-    ks = ",".join(map(str, LinformerErrorConfig.ks))
-    le.add_argument("--k", dest="ks", default=ks, help=f"comma-separated projected lengths K (default: {ks})")
+    force = "replace existing --out and --plot files"
+    le = subcommand(
+        actions, "linformer-error", what, cmd_linformer_error, description=about, threads=False, force=force
+    )
+    ks, shown = LinformerErrorConfig.ks, ",".join(map(str, LinformerErrorConfig.ks))
+    help = f"comma-separated projected lengths K (default: {shown})"
+    le.add_argument("--k", dest="ks", type=list_type(LinformerErrorConfig, "ks"), default=ks, help=help)
     add_flags(le, LinformerErrorConfig, skip=("seed",))
     le.add_argument("--checkpoint", default=None, help="a model saved by `a3lab attention train --out`")
     le.add_argument(
@@ -205,19 +192,6 @@ def _register_linformer_error(actions: argparse._SubParsersAction) -> None:
     )
     le.add_argument("--out", default=None, help="write the result as JSON to this file")
     le.add_argument("--plot", default=None, help="write the error-vs-K plot (PNG) to this file")
-    le.add_argument("--force", action="store_true", help="replace existing --out and --plot files")
-    add_common(le)
-    le.set_defaults(func=cmd_linformer_error)
-
-
-def _parse_ks(text: str) -> tuple[int, ...]:
-    try:
-        ks = tuple(int(v) for v in text.replace(" ", "").split(","))  # an empty item is an error, not skipped
-    except ValueError:
-        raise UserError(f"`k` must be comma-separated integers, got {text!r}") from None
-    if len(set(ks)) != len(ks):
-        raise UserError(f"`k`: each item may appear once, got {text!r}")
-    return ks
 
 
 def cmd_linformer_error(args: argparse.Namespace) -> int:
@@ -225,12 +199,11 @@ def cmd_linformer_error(args: argparse.Namespace) -> int:
     from a3lab.attention.linformer_error import format_error_table, linformer_error, measured_model
     from a3lab.utils import resolve_device, seed_everything, write_json
 
-    ks = _parse_ks(args.ks)
     files = {"out": args.out, "plot": args.plot}
     check_outputs(files, force=args.force, suffixes={"out": (".json",), "plot": (".png",)})
     seed_everything(args.seed)
     device = resolve_device(args.device)
-    given = {**overrides(args, LinformerErrorConfig), "ks": ks}
+    given = {**overrides(args, LinformerErrorConfig), "ks": args.ks}
     model, tokens, source = measured_model(args.checkpoint, args.train_steps, given.get("examples"), args.seed, device)
     seq_len = model.config.tokens if model is not None else LinformerErrorConfig.seq_len
     result = {**linformer_error(LinformerErrorConfig(**given, seq_len=seq_len), model, tokens), "model": source}

@@ -13,10 +13,10 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from a3lab.commands import float_range, int_range, max_threads
+from a3lab.commands import float_range, int_range
 from a3lab.config import MAX_INT, FieldInfo, field_info
 
-__all__ = ["add_flags", "add_threads", "apply_threads", "field_type", "overrides"]
+__all__ = ["add_flags", "field_type", "list_type", "overrides"]
 
 
 def _item_type(info: FieldInfo) -> Callable[[str], Any]:
@@ -66,6 +66,11 @@ def field_type(cls: type, name: str) -> Callable[[str], Any]:
     """The argparse type of one value of field `name` of `cls` (one item of a tuple field), with its bounds: for
     a flag a command writes by hand, e.g. one flag per item of a tuple."""
     return _item_type(field_info(cls)[name])
+
+
+def list_type(cls: type, name: str) -> Callable[[str], tuple]:
+    """The argparse type of tuple field `name` of `cls` as a comma-separated list: for a hand-named flag."""
+    return _list_type(_item_type(field_info(cls)[name]))
 
 
 def shown(value: Any) -> str:
@@ -139,27 +144,3 @@ def overrides(args: argparse.Namespace, cls: type) -> dict[str, Any]:
         elif getattr(args, name, None) is not None:
             out[name] = getattr(args, name)
     return out
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# threads: one meaning everywhere
-
-
-def add_threads(parser: argparse.ArgumentParser, default: int | None = None) -> None:
-    """`--threads N`: torch's intra-op CPU threads for this command. Omitted, a command uses `default` (None:
-    torch's own choice, one per core)."""
-    what = "one per core" if default is None else str(default)
-    parser.add_argument(
-        "--threads",
-        type=int_range(1, max_threads()),
-        default=default,
-        help=f"intra-op CPU threads (default: {what})",
-    )
-
-
-def apply_threads(args: argparse.Namespace) -> None:
-    """Set torch's intra-op threads from `--threads` (no change where it is None)."""
-    if getattr(args, "threads", None) is not None:
-        import torch
-
-        torch.set_num_threads(args.threads)

@@ -11,16 +11,12 @@ import os
 from pathlib import Path
 
 from a3lab.catalog import DATASETS
-from a3lab.commands import add_common, positive_float, word_list
-from a3lab.commands.flags import add_flags, add_threads, apply_threads, field_type, overrides
+from a3lab.commands import apply_threads, positive_float, subcommand, word_list
+from a3lab.commands.flags import add_flags, field_type, overrides
 from a3lab.errors import UserError, WriteError
 from a3lab.gan.config import PRESETS, EvalConfig, GANConfig, Preset, SampleConfig, get_preset
-from a3lab.gan.folder import CHECKPOINT, CONFIG, EVAL_FILE, RUN_FILE_PATTERNS, RUN_FILES, RUN_NAMES, run_dataset
-from a3lab.runs import Kind, check_cache_dir, check_folder, check_outputs, open_run
-
-RUN = Kind("gan", "gan train", (*RUN_FILES, *RUN_FILE_PATTERNS), (CHECKPOINT, CONFIG))
-COMPARISON = ("comparison.json", "comparison.md")
-REPRODUCE = Kind("gan-reproduce", "gan reproduce", (*COMPARISON, "*-grid.png", *RUN_NAMES), (*COMPARISON, *RUN_NAMES))
+from a3lab.gan.folder import CHECKPOINT, EVAL_FILE, REPRODUCE, RUN, RUN_NAMES, describe_summary, run_dataset
+from a3lab.runs import check_cache_dir, check_folder, check_outputs, open_run
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,13 +29,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _register_train(actions: argparse._SubParsersAction) -> None:
-    tr = actions.add_parser(
-        "train",
-        help="train a GAN or conditional GAN (or continue one with --resume)",
-        description="Train a GAN or conditional GAN. Without --arch, --loss and --projection it trains the best "
-        "configuration measured on the data set, the one the full preset of `gan reproduce` uses (each flag's "
-        "default names it per data set).",
+    what = "train a GAN or conditional GAN (or continue one with --resume)"
+    about = (
+        "Train a GAN or conditional GAN. Without --arch, --loss and --projection it trains the best configuration "
+        "measured on the data set, the one the full preset of `gan reproduce` uses (each flag's default names it "
+        "per data set)."
     )
+    force = "replace the run that --out holds"
+    tr = subcommand(actions, "train", what, cmd_train, description=about, seed=False, force=force)
     add_flags(tr, GANConfig)
     tr.add_argument("--unconditional", dest="conditional", action="store_false", default=None, help="plain GAN")
     for i, default in enumerate(GANConfig().betas, 1):  # one flag per Adam beta
@@ -49,10 +46,6 @@ def _register_train(actions: argparse._SubParsersAction) -> None:
     where = tr.add_mutually_exclusive_group(required=True)
     where.add_argument("--out", type=Path, help="new run folder")
     where.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR (--epochs may grow)")
-    tr.add_argument("--force", action="store_true", help="replace the run that --out holds")
-    add_common(tr, seed=False)
-    add_threads(tr)
-    tr.set_defaults(func=cmd_train)
 
 
 def config_from_args(args: argparse.Namespace) -> GANConfig:
@@ -97,26 +90,18 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise WriteError(f"{e}{checkpoint.last_good_checkpoint(run.path)}") from None
     if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
         return 0
-    f = summary["final"]
-    print(
-        f"{summary['stopped']}: {summary['epochs_done']}/{summary['epochs']} epochs, {summary['global_step']} steps, "
-        f"{summary['seconds']:.1f} s, {summary['images_per_second']:,.0f} img/s; last epoch D loss {f['d_loss']:.3f}, "
-        f"G loss {f['g_loss']:.3f}, D(x) {f['d_real']:.3f}, D(G(z)) {f['d_fake']:.3f}"
-    )
+    print(describe_summary(summary))
     print(f"run folder: {run.path}  (grid_latest.png, losses.png, checkpoint.pt)")
     print(json.dumps(summary))
     return 130 if summary["stopped"] == "interrupted" else 0
 
 
 def _register_sample(actions: argparse._SubParsersAction) -> None:
-    sa = actions.add_parser("sample", help="draw images from a trained generator into .npz or .png")
+    what = "draw images from a trained generator into .npz or .png"
+    sa = subcommand(actions, "sample", what, cmd_sample, seed=False, force="replace an existing --out file")
     sa.add_argument("run_dir", type=Path, metavar="DIR", help="run folder written by `a3lab gan train`")
     sa.add_argument("--out", type=Path, required=True, help="FILE.npz (images, labels) or FILE.png (a grid)")
     add_flags(sa, SampleConfig)
-    sa.add_argument("--force", action="store_true", help="replace an existing --out file")
-    add_common(sa, seed=False)
-    add_threads(sa)
-    sa.set_defaults(func=cmd_sample)
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -132,15 +117,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _register_eval(actions: argparse._SubParsersAction) -> None:
-    ev = actions.add_parser("eval", help="FID/KID vs the real floor, precision/recall, classes, conditional accuracy")
+    what = "FID/KID vs the real floor, precision/recall, classes, conditional accuracy"
+    ev = subcommand(actions, "eval", what, cmd_eval, seed=False)
     ev.add_argument("run_dir", metavar="DIR", help="a run folder written by `a3lab gan train`")
     add_flags(ev, EvalConfig)
     ev.add_argument("--root", default=None, help="data folder (default: $A3LAB_DATA, then the cache)")
     ev.add_argument("--cache-dir", default=None, help="real-feature cache (default: ~/.cache/a3lab/gan-eval)")
     ev.add_argument("--json", action="store_true", help="print the JSON instead of the table")
-    add_common(ev, seed=False)
-    add_threads(ev)
-    ev.set_defaults(func=cmd_eval)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -183,7 +166,9 @@ def check_eval_caches(dataset: str | None, cache_dir: str | None) -> None:
 
 
 def _register_reproduce(actions: argparse._SubParsersAction) -> None:
-    rep = actions.add_parser("reproduce", help="train and evaluate GAN and cGAN on MNIST and Fashion-MNIST")
+    what = "train and evaluate GAN and cGAN on MNIST and Fashion-MNIST"
+    force = "replace the run in --out (never a file a3lab did not write)"
+    rep = subcommand(actions, "reproduce", what, cmd_reproduce, force=force)
     rep.add_argument(
         "--preset",
         choices=list(PRESETS),
@@ -203,10 +188,6 @@ def _register_reproduce(actions: argparse._SubParsersAction) -> None:
         help=f"only these of {', '.join(RUN_NAMES)} (default: all four)",
     )
     rep.add_argument("--cache-dir", default=None, help="real-feature cache (default: ~/.cache/a3lab/gan-eval)")
-    rep.add_argument("--force", action="store_true", help="replace the run in --out (never a file a3lab did not write)")
-    add_common(rep)
-    add_threads(rep)
-    rep.set_defaults(func=cmd_reproduce)
 
 
 def reproduce_preset(args: argparse.Namespace) -> Preset:

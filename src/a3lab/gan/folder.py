@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from a3lab.runs import Kind
+
 CHECKPOINT = "checkpoint.pt"
 CONFIG = "config.json"
 SUMMARY = "summary.json"
@@ -24,6 +26,12 @@ RUN_FILE_PATTERNS = ("grid_*.png",)
 
 DATASET_ORDER = ("mnist", "fashion-mnist")
 RUN_NAMES = ("mnist-gan", "mnist-cgan", "fashion-mnist-gan", "fashion-mnist-cgan")
+COMPARISON = ("comparison.json", "comparison.md")
+
+RUN = Kind("gan", "gan train", (*RUN_FILES, *RUN_FILE_PATTERNS), (CHECKPOINT, CONFIG))
+"""A run folder of `a3lab gan train`."""
+REPRODUCE = Kind("gan-reproduce", "gan reproduce", (*COMPARISON, "*-grid.png", *RUN_NAMES), (*COMPARISON, *RUN_NAMES))
+"""The folder of `a3lab gan reproduce`: its four run folders and the comparison."""
 
 
 def grid_of_epoch(epoch: int) -> str:
@@ -63,3 +71,13 @@ def run_dataset(folder: Path) -> str | None:
     """The data set named by the run's `config.json`, or None without one."""
     path = Path(folder) / CONFIG
     return json.loads(path.read_text()).get("dataset") if path.is_file() else None
+
+
+def describe_summary(summary: dict[str, Any]) -> str:
+    """What a run's summary says in one line: how it stopped, its work and speed, the last epoch's losses."""
+    f = summary["final"]
+    return (
+        f"{summary['stopped']}: {summary['epochs_done']}/{summary['epochs']} epochs, {summary['global_step']} steps, "
+        f"{summary['seconds']:.1f} s, {summary['images_per_second']:,.0f} img/s; last epoch D loss {f['d_loss']:.3f}, "
+        f"G loss {f['g_loss']:.3f}, D(x) {f['d_real']:.3f}, D(G(z)) {f['d_fake']:.3f}"
+    )

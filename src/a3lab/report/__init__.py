@@ -15,6 +15,7 @@ Each section's record also keeps the conditions it ran under: device, intra-op t
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
 
 from a3lab.attention.section import COST, TASKS
@@ -23,6 +24,7 @@ from a3lab.classifiers.section import IMAGES, SEQUENCES
 from a3lab.classifiers.video.section import VIDEO
 from a3lab.gan.section import GAN
 from a3lab.rnn.section import RNN
+from a3lab.runs import Kind
 from a3lab.section import Section
 
 PRESETS = ("quick", "full")
@@ -30,6 +32,13 @@ PRESETS = ("quick", "full")
 SECTIONS: tuple[Section, ...] = (IMAGES, SEQUENCES, RNN, COST, TASKS, GAN, VIDEO, CAPTIONS)
 """The report's sections, in the order of results.json and of the log; the page groups them by problem."""
 SECTION_NAMES = tuple(s.name for s in SECTIONS)
+FOLDER = Kind(
+    "report",
+    "report",
+    ("index.html", "report.md", "results.json", "screenshot.png", "sections", *SECTION_NAMES),
+    ("sections",),
+)
+"""The report's folder: the page, its records (`sections/`) and one folder per section."""
 
 TIMING_KEYS = frozenset({"seconds", "conditions", "generated"}).union(*(s.timing_keys for s in SECTIONS))
 """Keys of results.json whose values are timings or the machine's state, not results: two runs of the report
@@ -53,9 +62,34 @@ _HOMES = {
     "Verdict": "claims",
     "browser_check": "browser",
     "find_chromium": "browser",
+    "require_chromium": "browser",
+    "check_page": "browser",
+    "print_summary": "build",
 }
 
-__all__ = ["DEFAULT_THREADS", "PRESETS", "SECTIONS", "SECTION_NAMES", "TIMING_KEYS", "Section", *sorted(_HOMES)]
+__all__ = [
+    "DEFAULT_THREADS",
+    "FOLDER",
+    "PRESETS",
+    "SECTIONS",
+    "SECTION_NAMES",
+    "TIMING_KEYS",
+    "Section",
+    "quiet_waiting_threads",
+    *sorted(_HOMES),
+]
+
+
+def quiet_waiting_threads() -> None:
+    """Make OpenMP's idle threads sleep instead of spinning, unless the user chose a policy.
+
+    By default an OpenMP worker that runs out of work spins for a while before it sleeps. On a machine with
+    other busy processes the spinning workers take turns on the cores from the ones still computing, and a
+    parallel region waits for its slowest thread: the run slows down far beyond its fair share of the cores.
+    Read once, when torch loads its OpenMP runtime, so this must run before torch is imported.
+    """
+    if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
 
 def __getattr__(name: str) -> Any:

@@ -8,6 +8,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from a3lab.errors import UserError
+
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -58,3 +60,23 @@ def browser_check(index_html: Path, screenshot: Path, timeout: float = 120) -> d
         "console": console,
         "screenshot": str(screenshot) if Path(screenshot).is_file() else None,
     }
+
+
+def require_chromium() -> None:
+    """Before any work: a browser check needs Chromium."""
+    if find_chromium() is None:
+        raise UserError("`browser_check` needs chromium (Debian: apt-get install chromium)")
+
+
+def check_page(out: Path) -> bool:
+    """Open out/index.html in headless Chromium, save out/screenshot.png, print what it saw; True if clean."""
+    require_chromium()
+    check = browser_check(out / "index.html", out / "screenshot.png")
+    broken, console = check["broken_images"], check["console"]
+    print(
+        f"browser: {'loaded' if check['loaded'] else 'did not load'}, {check['images']} images, "
+        f"{broken} broken, {len(console)} console messages; screenshot {check['screenshot']}"
+    )
+    for line in console:
+        print(f"  {line}")
+    return bool(check["loaded"]) and broken == 0 and not console

@@ -15,13 +15,13 @@ import a3lab.report as report
 from a3lab import __version__
 from a3lab.errors import UserError
 from a3lab.report import DEFAULT_THREADS, PRESETS, TIMING_KEYS
-from a3lab.report.claims import CLAIMS, VERDICTS, Verdict, judge
+from a3lab.report.claims import CLAIMS, VERDICTS, Verdict, judge, stopped_early
 from a3lab.report.page import document, to_html, to_markdown
 from a3lab.report.run import run_sections, section_key
 from a3lab.section import Section
 from a3lab.utils import atomic_write_text, write_json
 
-__all__ = ["build_report", "render", "without_timings"]
+__all__ = ["build_report", "print_summary", "render", "without_timings"]
 
 
 def render(
@@ -144,3 +144,18 @@ def build_report(
     records = {s.name: records[s.name] for s in sections if s.name in records}  # the sections' order
     verdicts = render(records, _meta(preset, device, seed, threads, jobs), out_dir, sections)
     return verdicts, records
+
+
+def print_summary(out: str | Path, verdicts: list[Verdict], records: dict[str, dict]) -> bool:
+    """Print the verdicts, the files written and what failed; True when every section ran."""
+    print(f"{'#':>2}  {'verdict':<13} claim")
+    for v in verdicts:
+        print(f"{v.number:>2}  {v.verdict:<13} {v.claim}")
+    print(f"wrote {out}/index.html, {out}/report.md and {out}/results.json")
+    failed = [n for n, r in records.items() if r.get("status") == "failed"]
+    if failed:
+        print(f"failed sections: {', '.join(failed)} (see the report)")
+    unfinished = [n for n, r in records.items() if stopped_early(r.get("result"))]
+    if unfinished:
+        print(f"stopped early, their claims not measured: {', '.join(unfinished)} (see the report)")
+    return not failed

@@ -9,13 +9,23 @@ import torch
 
 from a3lab.errors import UserError
 from a3lab.rnn.closed_form import alternating_sum, coefficients, recurrence
-from a3lab.rnn.config import LearnConfig
+from a3lab.rnn.config import AlternatingRNNConfig, LearnConfig
+from a3lab.rnn.explain import explanation
 from a3lab.rnn.learning import learn
 from a3lab.rnn.model import AlternatingRNN
 from a3lab.section import budget
 from a3lab.utils import save_figure
 
-__all__ = ["PRESETS", "exactness_checks", "section_experiment"]
+__all__ = ["PRESETS", "exactness_checks", "explained_run", "section_experiment"]
+
+
+def explained_run(xs: list[float], h0: float, cell: AlternatingRNNConfig, derivation: bool = False) -> str:
+    """Run the hand-wired network on `xs` from `h0` and explain the result (`a3lab rnn run`)."""
+    x = torch.tensor([xs], dtype=torch.float64)  # [1, T]
+    with torch.no_grad():
+        h, y = AlternatingRNN(cell).double()(x, h0)  # [1, T] each
+    closed = alternating_sum(x[0], h0).item()
+    return explanation(xs, h0, h[0].tolist(), y[0].tolist(), closed, cell.gain, derivation=derivation)
 
 
 def exactness_checks(seed: int = 0, sequences_per_length: int = 200, max_length: int = 64) -> dict:

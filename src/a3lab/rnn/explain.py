@@ -4,7 +4,7 @@ computes the numbers and prints this."""
 
 from __future__ import annotations
 
-__all__ = ["DERIVATION", "explanation", "fmt"]
+__all__ = ["DERIVATION", "describe_learned", "explanation", "fmt"]
 
 DERIVATION = """\
 The network: h_t = x_t - h_(t-1), y_t = sigmoid(500 * h_t).
@@ -96,3 +96,16 @@ def verdict_line(xs: list[float], h0: float, closed: float, gain: float, y_T: fl
         f"{other}-position inputs{other_side} = {fmt(rhs)}, so y_{T} = sigmoid({fmt(gain)} * "
         f"{fmt(closed)}) = {y_T:.4f}: {verdict}"
     )
+
+
+def describe_learned(result: dict) -> str:
+    """A learning run (`a3lab.rnn.learn`) in words: the weights it started from and learned, and its accuracy."""
+    s, w = result["start"], result["learned"]
+    lines = [
+        f"start:   w_x = {s['w_x']:+.6f}  w_h = {s['w_h']:+.6f}  b = {s['b']:+.6f}",
+        f"learned: w_x = {w['w_x']:+.6f}  w_h = {w['w_h']:+.6f}  b = {w['b']:+.6f}",
+        f"|w_h + 1| = {result['w_h_error']:.2e}   ({result['seconds']:.1f} s of training)",
+        "accuracy on lengths never seen in training:",
+    ]
+    lines += [f"  length {n:>5}: {100 * a:.2f}%" for n, a in result["accuracy"].items()]
+    return "\n".join(lines)

@@ -22,7 +22,8 @@ __getattr__, __all__ = lazy_exports(
             "pretrain_encoder", "section_experiment", "run_captions",
         ),
         "folder": (
-            "caption_file", "choose_model", "load_model", "load_run", "predict_captions", "read_run", "save_run",
+            "caption_file", "choose_model", "describe_choice", "load_model", "load_run", "predict_captions", "read_run",
+            "save_run",
         ),
     },
 )  # fmt: skip

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from a3lab.catalog import DatasetName
 from a3lab.config import MAX_SEED, Checked, option
 from a3lab.errors import UserError
+from a3lab.runs import Kind
 
 CaptionModel = Literal["show_tell", "per_position", "ctc", "crnn"]
 MODELS: tuple[str, ...] = typing.get_args(CaptionModel)
@@ -20,6 +21,10 @@ UNSEEN = (5, 6, 7, 8)
 """Items per strip they are tested on besides."""
 READS = 0.5
 """Exact-caption accuracy on a run's test strips of a length from which a model is said to read that length."""
+RUN_FOLDER = Kind(
+    "captions", "classify captions train", ("run.json", "results.json", "*.pt", "*.png", "models"), ("run.json",)
+)
+"""The folder of `classify captions train` (its layout: `a3lab.classifiers.captions.folder`)."""
 
 
 @dataclass

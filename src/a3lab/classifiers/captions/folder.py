@@ -171,3 +171,11 @@ def caption_file(
 def predict_captions(folder: str | os.PathLike, images_file: str, device: str | torch.device = "cpu") -> list[str]:
     """The captions of `caption_file`."""
     return caption_file(folder, images_file, device)["captions"]
+
+
+def describe_choice(done: dict[str, Any]) -> str:
+    """Which model `caption_file` captioned with, and how well it read strips of that length."""
+    return (
+        f"captioned with {done['model']}, which read {100 * done['exact']:.0f}% of the run's test strips of "
+        f"{done['length']} items exactly"
+    )
