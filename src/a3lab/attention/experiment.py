@@ -14,10 +14,27 @@ from a3lab.attention.task_config import (
     Preset,
     TrainConfig,
 )
-from a3lab.attention.tasks import sample_tokens, train_model
+from a3lab.attention.tasks import RESULT_HEADER, result_line, sample_tokens, save_model, train_model
 from a3lab.errors import UserError
 from a3lab.section import Budget, budget
 from a3lab.utils import progress, save_figure, write_json
+
+
+def train_kinds(task: str, configs: list[TrainConfig], out: Path | None = None) -> dict[str, dict]:
+    """Train one model per config in turn (`a3lab attention train`), printing a result line each; with `out`,
+    save each model as `<task>_<kind>.pt` and every result in `results.json`. Returns the results by kind."""
+    results = {}
+    print(RESULT_HEADER)
+    for config in configs:
+        model, result = train_model(config)
+        results[config.kind] = result
+        print(result_line(config.kind, result), flush=True)
+        if out is not None:
+            save_model(model, out / f"{task}_{config.kind}.pt", config)
+    if out is not None:
+        write_json({"task": task, "results": results}, out / "results.json")
+    return results
+
 
 # ----------------------------------------------------------------------------------------------------------------
 # plots

@@ -33,8 +33,9 @@ from a3lab.attention.task_config import (
     task_kinds,
 )
 from a3lab.commands import apply_threads, int_range, subcommand, word_list
-from a3lab.commands.flags import add_flags, list_type, overrides
+from a3lab.commands.flags import add_flags, overrides
 from a3lab.config import field_docs
+from a3lab.errors import UserError
 from a3lab.runs import check_outputs, open_run
 
 
@@ -145,22 +146,13 @@ def _register_train(actions: argparse._SubParsersAction) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from a3lab.attention.tasks import RESULT_HEADER, result_line, save_model, train_model
-    from a3lab.utils import write_json
+    from a3lab.attention.experiment import train_kinds
 
     configs = task_configs(args.task, task_kinds(args.kinds, args.task), overrides(args, TrainConfig))
     out = Path(args.out) if args.out else None
     with open_run(out, TRAIN_FOLDER, force=args.force) if out is not None else contextlib.nullcontext():
-        results = {}
-        print(RESULT_HEADER)
-        for config in configs:
-            model, result = train_model(config)
-            results[config.kind] = result
-            print(result_line(config.kind, result), flush=True)
-            if out is not None:
-                save_model(model, out / f"{args.task}_{config.kind}.pt", config)
+        results = train_kinds(args.task, configs, out)
         if out is not None:
-            write_json({"task": args.task, "results": results}, out / "results.json")
             print(f"wrote {out / 'results.json'} and one checkpoint per kind")
         else:
             compact = {k: {m: r[m] for m in ("accuracy", "seconds_per_epoch", "steps")} for k, r in results.items()}
@@ -178,9 +170,8 @@ def _register_linformer_error(actions: argparse._SubParsersAction) -> None:
     le = subcommand(
         actions, "linformer-error", what, cmd_linformer_error, description=about, threads=False, force=force
     )
-    ks, shown = LinformerErrorConfig.ks, ",".join(map(str, LinformerErrorConfig.ks))
-    help = f"comma-separated projected lengths K (default: {shown})"
-    le.add_argument("--k", dest="ks", type=list_type(LinformerErrorConfig, "ks"), default=ks, help=help)
+    ks = ",".join(map(str, LinformerErrorConfig.ks))
+    le.add_argument("--k", dest="ks", default=ks, help=f"comma-separated projected lengths K (default: {ks})")
     add_flags(le, LinformerErrorConfig, skip=("seed",))
     le.add_argument("--checkpoint", default=None, help="a model saved by `a3lab attention train --out`")
     le.add_argument(
@@ -194,16 +185,27 @@ def _register_linformer_error(actions: argparse._SubParsersAction) -> None:
     le.add_argument("--plot", default=None, help="write the error-vs-K plot (PNG) to this file")
 
 
+def _parse_ks(text: str) -> tuple[int, ...]:
+    try:
+        ks = tuple(int(v) for v in text.replace(" ", "").split(","))  # an empty item is an error, not skipped
+    except ValueError:
+        raise UserError(f"`k` must be comma-separated integers, got {text!r}") from None
+    if len(set(ks)) != len(ks):
+        raise UserError(f"`k`: each item may appear once, got {text!r}")
+    return ks
+
+
 def cmd_linformer_error(args: argparse.Namespace) -> int:
     from a3lab.attention.experiment import plot_linformer_error
     from a3lab.attention.linformer_error import format_error_table, linformer_error, measured_model
     from a3lab.utils import resolve_device, seed_everything, write_json
 
+    ks = _parse_ks(args.ks)
     files = {"out": args.out, "plot": args.plot}
     check_outputs(files, force=args.force, suffixes={"out": (".json",), "plot": (".png",)})
     seed_everything(args.seed)
     device = resolve_device(args.device)
-    given = {**overrides(args, LinformerErrorConfig), "ks": args.ks}
+    given = {**overrides(args, LinformerErrorConfig), "ks": ks}
     model, tokens, source = measured_model(args.checkpoint, args.train_steps, given.get("examples"), args.seed, device)
     seq_len = model.config.tokens if model is not None else LinformerErrorConfig.seq_len
     result = {**linformer_error(LinformerErrorConfig(**given, seq_len=seq_len), model, tokens), "model": source}

@@ -16,7 +16,7 @@ from typing import Any
 from a3lab.commands import float_range, int_range
 from a3lab.config import MAX_INT, FieldInfo, field_info
 
-__all__ = ["add_flags", "field_type", "list_type", "overrides"]
+__all__ = ["add_flags", "field_type", "overrides"]
 
 
 def _item_type(info: FieldInfo) -> Callable[[str], Any]:
@@ -66,11 +66,6 @@ def field_type(cls: type, name: str) -> Callable[[str], Any]:
     """The argparse type of one value of field `name` of `cls` (one item of a tuple field), with its bounds: for
     a flag a command writes by hand, e.g. one flag per item of a tuple."""
     return _item_type(field_info(cls)[name])
-
-
-def list_type(cls: type, name: str) -> Callable[[str], tuple]:
-    """The argparse type of tuple field `name` of `cls` as a comma-separated list: for a hand-named flag."""
-    return _list_type(_item_type(field_info(cls)[name]))
 
 
 def shown(value: Any) -> str:
