@@ -23,9 +23,9 @@ import torch
 
 from a3lab.data import load_images
 from a3lab.gan import load_generator, metrics, sample
-from a3lab.gan.evaluate import (
+from a3lab.gan.config import STANDARD_INCEPTION_N
+from a3lab.gan.reference import (
     INCEPTION_ORDER_SEED,
-    STANDARD_INCEPTION_N,
     cached_prefix_features,
     default_eval_cache,
     fingerprint,

@@ -12,6 +12,7 @@ import torch
 
 from a3lab.data import load_images
 from a3lab.gan import evaluate as gan_evaluate
+from a3lab.gan import reference as gan_reference
 from a3lab.gan import reproduce as gan_reproduce
 from a3lab.gan.config import EvalConfig
 from test_gan_fixtures import (
@@ -45,17 +46,17 @@ def tiny_run(runs, tiny_data: Path, tmp_path: Path):
 
 def test_fingerprint_covers_scalar_buffers_and_values():
     bn = torch.nn.BatchNorm1d(3)  # holds a 0-d int64 num_batches_tracked
-    assert gan_evaluate.classifier_fingerprint(bn) == gan_evaluate.classifier_fingerprint(torch.nn.BatchNorm1d(3))
-    assert gan_evaluate.fingerprint(torch.tensor(1.5)) != gan_evaluate.fingerprint(torch.tensor(2.5))
-    assert gan_evaluate.fingerprint(torch.zeros(2)) != gan_evaluate.fingerprint(torch.zeros(2, 1))
-    assert gan_evaluate.fingerprint(torch.empty(0)) == gan_evaluate.fingerprint(torch.empty(0))
+    assert gan_reference.classifier_fingerprint(bn) == gan_reference.classifier_fingerprint(torch.nn.BatchNorm1d(3))
+    assert gan_reference.fingerprint(torch.tensor(1.5)) != gan_reference.fingerprint(torch.tensor(2.5))
+    assert gan_reference.fingerprint(torch.zeros(2)) != gan_reference.fingerprint(torch.zeros(2, 1))
+    assert gan_reference.fingerprint(torch.empty(0)) == gan_reference.fingerprint(torch.empty(0))
 
 
 def test_real_reference_is_cached_per_classifier(tiny_root: Path, tmp_path: Path):
     cache = tmp_path / "cache"
     clf = BarClassifier()
-    first = gan_evaluate.real_reference("mnist", clf, SMALL, root=tiny_root, cache_dir=cache)
-    again = gan_evaluate.real_reference("mnist", clf, SMALL, root=tiny_root, cache_dir=cache)
+    first = gan_reference.real_reference("mnist", clf, SMALL, root=tiny_root, cache_dir=cache)
+    again = gan_reference.real_reference("mnist", clf, SMALL, root=tiny_root, cache_dir=cache)
     assert not first["cached"] and again["cached"]
     assert again["floor"] == first["floor"] and torch.equal(again["features"], first["features"])
     assert first["features"].shape == (60, 28)
@@ -64,16 +65,16 @@ def test_real_reference_is_cached_per_classifier(tiny_root: Path, tmp_path: Path
     # Other weights are another judge: a new cache file, not the stale numbers.
     with torch.no_grad():
         clf.head.weight.mul_(2.0)
-    assert not gan_evaluate.real_reference("mnist", clf, SMALL, root=tiny_root, cache_dir=cache)["cached"]
+    assert not gan_reference.real_reference("mnist", clf, SMALL, root=tiny_root, cache_dir=cache)["cached"]
     assert len(list(cache.glob("mnist-*.pt"))) == 2
 
 
 def test_a_damaged_cache_file_is_recomputed(tiny_root: Path, tmp_path: Path):
     cache = tmp_path / "cache"
-    first = gan_evaluate.real_reference("mnist", BarClassifier(), SMALL, root=tiny_root, cache_dir=cache)
+    first = gan_reference.real_reference("mnist", BarClassifier(), SMALL, root=tiny_root, cache_dir=cache)
     (path,) = cache.glob("mnist-*.pt")
     path.write_bytes(b"not a checkpoint")
-    again = gan_evaluate.real_reference("mnist", BarClassifier(), SMALL, root=tiny_root, cache_dir=cache)
+    again = gan_reference.real_reference("mnist", BarClassifier(), SMALL, root=tiny_root, cache_dir=cache)
     assert not again["cached"] and again["floor"] == first["floor"]
 
 
@@ -164,20 +165,20 @@ class MeanPixels(torch.nn.Module):
 def test_inception_features_are_cached_as_a_growing_prefix(tiny_root: Path, tmp_path: Path):
     images, _ = load_images("mnist", train=False, root=tiny_root)
     extractor, path = MeanPixels(), tmp_path / "features.pt"
-    five = gan_evaluate.cached_prefix_features(path, images, 5, extractor)
-    eight = gan_evaluate.cached_prefix_features(path, images, 8, extractor)
-    three = gan_evaluate.cached_prefix_features(path, images, 3, extractor)
+    five = gan_reference.cached_prefix_features(path, images, 5, extractor)
+    eight = gan_reference.cached_prefix_features(path, images, 8, extractor)
+    three = gan_reference.cached_prefix_features(path, images, 3, extractor)
     assert extractor.images_seen == 8  # 5, then only the 3 images not cached yet, then none
     assert torch.equal(eight[:5], five) and torch.equal(three, five[:3]) and eight.shape == (8, 4)
-    many = gan_evaluate.cached_prefix_features(path, images, 10_000, extractor)
+    many = gan_reference.cached_prefix_features(path, images, 10_000, extractor)
     assert len(many) == len(images)  # capped at the split
     path.write_bytes(b"damaged")
-    assert torch.equal(gan_evaluate.cached_prefix_features(path, images, 8, extractor), eight)
+    assert torch.equal(gan_reference.cached_prefix_features(path, images, 8, extractor), eight)
 
 
 def test_inception_reference_uses_a_fixed_prefix_of_each_split(tiny_root: Path, tmp_path: Path):
-    small = gan_evaluate.inception_reference("mnist", MeanPixels(), 20, root=tiny_root, cache_dir=tmp_path)
-    large = gan_evaluate.inception_reference("mnist", MeanPixels(), 60, root=tiny_root, cache_dir=tmp_path)
+    small = gan_reference.inception_reference("mnist", MeanPixels(), 20, root=tiny_root, cache_dir=tmp_path)
+    large = gan_reference.inception_reference("mnist", MeanPixels(), 60, root=tiny_root, cache_dir=tmp_path)
     assert (small["n"], large["n"]) == (20, 60) and torch.equal(large["features"][:20], small["features"])
     assert sorted(p.name.split("-")[2] for p in tmp_path.glob("mnist-inception-*.pt")) == ["test", "train"]
     assert small["fid_floor"] >= 0 and math.isfinite(large["fid_floor"])

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from a3lab.gan import evaluate as gan_evaluate
+from a3lab.gan import reference as gan_reference
 from a3lab.gan import reproduce as gan_reproduce
 from a3lab.gan.folder import RUN_NAMES
 from a3lab.gan.section import GANResult
@@ -30,7 +31,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("A3LAB_DATA", str(base / "data"))
         mp.setitem(gan_reproduce.PRESETS, "quick", TINY)
-        mp.setattr(gan_evaluate, "default_eval_cache", lambda: base / "cache")
+        mp.setattr(gan_reference, "default_eval_cache", lambda: base / "cache")
         for module in (gan_evaluate, gan_reproduce):
             mp.setattr(module, "load_classifier", lambda dataset, root=None, device="cpu": BarClassifier())
         result = gan_reproduce.section_experiment("quick", base / "report")
