@@ -2,14 +2,9 @@
 
 Legend: B batch (per rank), Z latent dim, K classes.
 
-One step (Goodfellow et al. 2014, with the pytorch/examples DCGAN structure):
-  1. z ~ N(0, I), fake labels uniform over all K classes, fake = G(z, y_fake), kept for step 3.
-  2. D step on real and fake.detach() (separate batches when D has batch norm), D loss, Adam step.
-  3. G step: D (updated, frozen: no weight gradients) on the same fake, non-saturating or hinge G loss, Adam step.
-  4. EMA of G's weights (Karras et al. 2018), with a warm-up so short runs are not dominated by the init.
-
-What a run folder holds is `a3lab.gan.folder`'s; the checkpoint's contents `a3lab.gan.checkpoint`'s; the
-loss history `a3lab.gan.history`'s; stopping on a signal `a3lab.gan.signals`'s.
+One step (the optimisers, the schedule, the EMA) is `a3lab.gan.step`'s; what a run folder holds is
+`a3lab.gan.folder`'s; the checkpoint's contents `a3lab.gan.checkpoint`'s; the loss history
+`a3lab.gan.history`'s; stopping on a signal `a3lab.gan.signals`'s.
 """
 
 from __future__ import annotations
@@ -26,7 +21,7 @@ from torch import nn
 
 from a3lab.data import ImageBatches, class_names, load_images
 from a3lab.errors import A3labError, CheckpointError, TrainingDiverged, UserError
-from a3lab.gan import checkpoint, distributed, folder, models
+from a3lab.gan import checkpoint, distributed, folder, models, step
 from a3lab.gan.config import GANConfig
 from a3lab.gan.history import STAT_NAMES, LossLog
 from a3lab.gan.plots import save_grid, save_loss_plot
@@ -99,10 +94,7 @@ class Trainer:
         self._build_models()
         self.batches = self._build_batches(data)
         self.steps_per_epoch = len(self.batches)
-        fused = {"fused": True} if self.device.type in ("cpu", "cuda") else {}
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=config.betas, **fused)
-        d_lr = config.lr if config.discriminator_lr is None else config.discriminator_lr
-        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=d_lr, betas=config.betas, **fused)
+        self.opt_g, self.opt_d = step.optimisers(config, self.generator, self.discriminator, self.device)
         self.ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
 
         self.epoch = 0  # completed epochs
@@ -146,7 +138,7 @@ class Trainer:
         self.memory_format = torch.channels_last if config.arch == "dcgan" else torch.contiguous_format
         self.generator.to(self.device, memory_format=self.memory_format)
         self.discriminator.to(self.device, memory_format=self.memory_format)
-        self._d_batch_norm = models.has_batch_norm(self.discriminator)
+        self.d_batch_norm = models.has_batch_norm(self.discriminator)
         seed_everything(config.seed, self.rank)
         self.noise = torch.Generator(self.device).manual_seed(config.seed * 1_000_003 + 7919 * (self.rank + 1))
         fixed = torch.Generator().manual_seed(config.seed)
@@ -195,69 +187,15 @@ class Trainer:
     # ------------------------------------------------------------------------- one step
 
     def train_step(self, real: torch.Tensor, real_labels: torch.Tensor) -> torch.Tensor:
-        """One D step and one G step on a batch of real images; returns d_loss, g_loss, D(x), D(G(z)).
+        """One D step and one G step (`a3lab.gan.step.train_step`); returns d_loss, g_loss, D(x), D(G(z)).
 
         Shapes: real `[B, 1, 28, 28]` in [-1, 1], real_labels `[B]` -> stats float64 `[4]` on the CPU.
         """
-        config = self.config
-        B = real.shape[0]
-        real = real.contiguous(memory_format=self.memory_format)
-        z = torch.randn(B, config.latent_dim, generator=self.noise, device=self.device)  # (B, Z)
-        fake_labels = None
-        if config.conditional:
-            # All K classes (randint's high is exclusive: the classic off-by-one passes K - 1 and never draws 9).
-            fake_labels = torch.randint(0, config.num_classes, (B,), generator=self.noise, device=self.device)
-        fake = self.g_train(z, fake_labels)  # (B, 1, 28, 28), its graph kept for the G step
-
-        # ---- D step: maximise log D(x) + log(1 - D(G(z))) (or the hinge version)
-        if self._d_batch_norm:  # separate real and fake batches: batch statistics must not mix them
-            real_logits = self.d_train(real, real_labels if fake_labels is not None else None)  # (B,)
-            fake_logits = self.d_train(fake.detach(), fake_labels)  # (B,)
-        else:  # one call for both halves
-            both = torch.cat([real, fake.detach()])  # (2B, 1, 28, 28)
-            both_labels = torch.cat([real_labels, fake_labels]) if fake_labels is not None else None
-            logits = self.d_train(both, both_labels)  # (2B,)
-            real_logits, fake_logits = logits[:B], logits[B:]
-        d_loss = models.discriminator_loss(real_logits, fake_logits, config.loss)
-        for network, optimiser in (("generator", self.opt_g), ("discriminator", self.opt_d)):
-            for group in optimiser.param_groups:
-                group["lr"] = self.learning_rate(network)
-        self.opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        self.opt_d.step()
-
-        # ---- G step: D frozen, so backward computes no D weight gradients (and DDP reduces none)
-        self.discriminator.requires_grad_(False)
-        g_loss = models.generator_loss(self.discriminator(fake, fake_labels), config.loss)
-        self.opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.opt_g.step()
-        self.discriminator.requires_grad_(True)
-        self._update_ema()
-
-        with torch.no_grad():
-            d_real, d_fake = torch.sigmoid(real_logits).mean(), torch.sigmoid(fake_logits).mean()
-            return torch.stack([d_loss.detach(), g_loss.detach(), d_real, d_fake]).double().cpu()
+        return step.train_step(self, real, real_labels)
 
     def learning_rate(self, network: str = "generator") -> float:
-        """The learning rate of "generator" or "discriminator" at this step: `lr` (`discriminator_lr`), falling
-        linearly to zero over the last `lr_decay` of the `epochs * steps_per_epoch` steps (a function of the step
-        alone, so a resumed run follows it)."""
-        config = self.config
-        lr = config.discriminator_lr if network == "discriminator" and config.discriminator_lr else config.lr
-        total = config.epochs * self.steps_per_epoch
-        decay_steps = config.lr_decay * total
-        if decay_steps == 0 or self.global_step < total - decay_steps:
-            return lr
-        return lr * max(0.0, (total - self.global_step) / decay_steps)
-
-    @torch.no_grad()
-    def _update_ema(self) -> None:
-        # Warm-up: the effective decay grows from 0.1 towards ema_decay, so early weights fade quickly.
-        decay = min(self.config.ema_decay, (1 + self.global_step) / (10 + self.global_step))
-        torch._foreach_lerp_(list(self.ema.parameters()), list(self.generator.parameters()), 1.0 - decay)
-        for ema_buffer, buffer in zip(self.ema.buffers(), self.generator.buffers()):
-            ema_buffer.copy_(buffer)
+        """The learning rate of "generator" or "discriminator" at this step (`a3lab.gan.step.learning_rate`)."""
+        return step.learning_rate(self.config, network, self.global_step, self.steps_per_epoch)
 
     # ------------------------------------------------------------------------- the loop
 
