@@ -131,7 +131,7 @@ def test_word_list_refuses_empty_items(text: str) -> None:
 
     with pytest.raises(argparse.ArgumentTypeError):
         word_list(text)
-    assert word_list(" a, b ") == ["a", "b"]
+    assert word_list(" a, b ") == ("a", "b")
 
 
 def test_an_os_error_the_user_can_fix_is_one_line_naming_the_file(monkeypatch, capsys) -> None:

@@ -189,7 +189,7 @@ def test_cli_reproduce_overrides_the_preset_and_names_them(run_cli, monkeypatch:
         run_cli(["gan", "reproduce", "--loss", "wasserstein"])
     assert e.value.code == 2 and "--loss" in capsys.readouterr().err
     assert run_cli(["gan", "reproduce", "--runs", "mnist-gan, fashion-mnist-cgan"]) == 0
-    assert seen["runs"] == ["mnist-gan", "fashion-mnist-cgan"]
+    assert list(seen["runs"]) == ["mnist-gan", "fashion-mnist-cgan"]
     with pytest.raises(SystemExit) as e:
         run_cli(["gan", "reproduce", "--max-minutes", "0"])
     assert e.value.code == 2 and "--max-minutes: must be > 0" in capsys.readouterr().err

@@ -100,8 +100,8 @@ class BenchConfig(Checked):
             )
 
 
-BENCH_JSON = ("attention_bench.json", "attention_sweep.json")
-BENCH_FOLDER = Kind("attention-bench", "attention bench", (*BENCH_JSON, "*.png"), BENCH_JSON)
+BENCH_FILES = ("attention_bench.json", "attention_sweep.json")
+BENCH_FOLDER = Kind("attention-bench", "attention bench", (*BENCH_FILES, "*.png"), BENCH_FILES)
 """The folder of `a3lab attention bench`: `bench` and `bench --sweep` share it, each with its own JSON."""
 
 PRESETS = {

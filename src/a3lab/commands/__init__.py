@@ -6,6 +6,7 @@ import argparse
 import math
 import os
 from collections.abc import Callable
+from typing import Any
 
 from a3lab.config import MAX_INT, MAX_SEED
 
@@ -127,15 +128,25 @@ positive_float = float_range(0.0, low_open=True)
 """argparse type for a finite float > 0."""
 
 
-def word_list(text: str) -> list[str]:
-    """argparse type for a comma-separated list of names; empty items, repeated items and an empty list are
-    refused, as the comma-list flags made from the configs refuse them."""
-    items = [s.strip() for s in text.split(",")]
-    if not text.strip() or any(not s for s in items):
-        raise argparse.ArgumentTypeError(f"expected a comma-separated list of names without empty items, got {text!r}")
-    if len(set(items)) != len(items):
-        raise argparse.ArgumentTypeError(f"each item may appear once, got {text!r}")
-    return items
+def list_of(item: Callable[[str], Any]) -> Callable[[str], tuple]:
+    """argparse type for a comma-separated list of `item`s; empty items, repeated items and an empty list are
+    refused."""
+
+    def parse(text: str) -> tuple:
+        parts = [s.strip() for s in text.split(",")]
+        if not text.strip() or any(not s for s in parts):
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list without empty items, got {text!r}")
+        values = tuple(item(s) for s in parts)
+        if len(set(values)) != len(values):
+            raise argparse.ArgumentTypeError(f"each item may appear once, got {text!r}")
+        return values
+
+    parse.__name__ = "list"
+    return parse
+
+
+word_list = list_of(str)
+"""argparse type for a comma-separated list of names."""
 
 
 class Distinct(argparse.Action):

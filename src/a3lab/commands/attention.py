@@ -14,7 +14,6 @@ import json
 from pathlib import Path
 
 from a3lab.attention.bench_config import (
-    BENCH_FOLDER,
     METHODS,
     PRESETS,
     SWEEP_METHODS,
@@ -75,50 +74,19 @@ def _register_bench(actions: argparse._SubParsersAction) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from a3lab.attention.bench import format_table, plot, run_benchmark
-    from a3lab.attention.bench_config import hf_installed, preset_config
-    from a3lab.utils import resolve_device, seed_everything
+    from a3lab.attention.bench_config import preset_config
+    from a3lab.attention.bench_folder import bench_into, sweep_into
+    from a3lab.utils import resolve_device
 
-    device = resolve_device(args.device)
+    device = str(resolve_device(args.device))
     apply_threads(args)
-    if args.sweep or device.type == "cuda":
-        return _cmd_sweep(args, str(device))
-    out = Path(args.out)
-    given = {**overrides(args, BenchConfig), "device": str(device), "seed": args.seed, "threads": args.threads}
-    config = preset_config(args.preset, **given)
-    with open_run(out, BENCH_FOLDER, reuse=True):
-        check_outputs({"out": out / "attention_bench.json"}, force=args.force)
-        seed_everything(args.seed)
-        result = run_benchmark(config)
-        print(format_table(result))
-        images = plot(result, out)
-        _write({**result, "images": images, "hf_installed": hf_installed()}, out / "attention_bench.json")
-    return 0
-
-
-def _write(result: dict, path: Path) -> None:
-    from a3lab.utils import write_json
-
-    write_json(result, path)
-    print(f"wrote {path} and {', '.join(result['images'])}")
-
-
-def _cmd_sweep(args: argparse.Namespace, device: str) -> int:
-    from a3lab.attention.sweep import format_sweep, plot_sweep, run_sweep
-    from a3lab.utils import seed_everything, write_json
-
-    out = Path(args.out)
-    options = {**overrides(args, SweepConfig), "device": device, "seed": args.seed}
-    options.update(extra={"command": "a3lab attention bench --sweep"}, rounds=args.repeats or SweepConfig.rounds)
-    config = SweepConfig(**options)
-    save = lambda partial: write_json(partial, out / "attention_sweep.json")  # noqa: E731
-    with open_run(out, BENCH_FOLDER, reuse=True):
-        check_outputs({"out": out / "attention_sweep.json"}, force=args.force)
-        seed_everything(args.seed)
-        result = run_sweep(config, on_group=save)
-        images = plot_sweep(result, out)
-        print(format_sweep(result))
-        _write({**result, "images": images}, out / "attention_sweep.json")
+    if args.sweep or device.startswith("cuda"):
+        options = {**overrides(args, SweepConfig), "device": device, "seed": args.seed}
+        options.update(extra={"command": "a3lab attention bench --sweep"}, rounds=args.repeats or SweepConfig.rounds)
+        sweep_into(SweepConfig(**options), args.out, force=args.force)
+    else:
+        given = {**overrides(args, BenchConfig), "device": device, "seed": args.seed, "threads": args.threads}
+        bench_into(preset_config(args.preset, **given), args.out, force=args.force)
     return 0
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import importlib
 import json
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Any
 
 from a3lab.catalog import DATASETS
 from a3lab.classifiers.captions.config import READS, RUN_FOLDER, CaptionConfig
-from a3lab.classifiers.config import MODEL_KINDS, TrainConfig, experiment_folder
+from a3lab.classifiers.config import MODEL_KINDS, TrainConfig
 from a3lab.classifiers.config import RUN_FOLDER as CLASSIFY
 from a3lab.classifiers.sequences.config import THREADS, SequenceConfig
 from a3lab.classifiers.video.config import VideoConfig
@@ -111,17 +110,10 @@ def _experiment(actions: Actions, name: str, config: type, what: str, words: dic
 
 
 def _run_experiment(name: str, config_class: type, args: argparse.Namespace) -> int:
-    from a3lab.utils import write_json
+    from a3lab.classifiers.experiment_folder import run_into
 
     config = from_preset(config_class, args.preset, overrides(args, config_class))
-    area = importlib.import_module(f"a3lab.classifiers.{name}")
-    record, image = Path(args.out) / f"{name}.json", Path(args.out) / f"{name}_accuracy_vs_length.png"
-    with open_run(args.out, experiment_folder(name), reuse=True):
-        check_outputs([("out", record), ("out", image)], force=args.force)
-        result = getattr(area, f"run_{name}")(config, args.device, threads=args.threads)
-        write_json({"preset": args.preset, **result}, record)
-        print(area.format_table(result))
-        print(f"wrote {record} and {getattr(area, f'plot_{name}')(result, image)}")
+    run_into(name, config, args.out, preset=args.preset, device=args.device, threads=args.threads, force=args.force)
     return 0
 
 

@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from a3lab.commands import float_range, int_range
+from a3lab.commands import float_range, int_range, list_of
 from a3lab.config import MAX_INT, FieldInfo, field_info
 
 __all__ = ["add_flags", "field_type", "overrides"]
@@ -44,22 +44,6 @@ def _item_type(info: FieldInfo) -> Callable[[str], Any]:
         high = math.inf if b.high is None else b.high
         return float_range(low, high, low_open=b.low_open, high_open=b.high_open)
     return str
-
-
-def _list_type(item: Callable[[str], Any]) -> Callable[[str], tuple]:
-    """A comma-separated list of `item`s; empty items and repeated items are refused."""
-
-    def parse(text: str) -> tuple:
-        parts = [s.strip() for s in text.split(",")]
-        if not text.strip() or any(not s for s in parts):
-            raise argparse.ArgumentTypeError(f"expected a comma-separated list without empty items, got {text!r}")
-        values = tuple(item(s) for s in parts)
-        if len(set(values)) != len(values):
-            raise argparse.ArgumentTypeError(f"each item may appear once, got {text!r}")
-        return values
-
-    parse.__name__ = "list"
-    return parse
 
 
 def field_type(cls: type, name: str) -> Callable[[str], Any]:
@@ -115,7 +99,7 @@ def add_flags(
             kwargs["action"] = argparse.BooleanOptionalAction
         else:
             item = _item_type(info)
-            kwargs["type"] = _list_type(item) if info.is_tuple else item
+            kwargs["type"] = list_of(item) if info.is_tuple else item
             if info.metavar:
                 kwargs["metavar"] = info.metavar
             elif info.bounds.choices is not None and not info.is_tuple:

@@ -15,8 +15,8 @@ from a3lab.commands import apply_threads, positive_float, subcommand, word_list
 from a3lab.commands.flags import add_flags, field_type, overrides
 from a3lab.errors import UserError, WriteError
 from a3lab.gan.config import PRESETS, EvalConfig, GANConfig, Preset, SampleConfig, get_preset
-from a3lab.gan.folder import CHECKPOINT, EVAL_FILE, REPRODUCE, RUN, RUN_NAMES, describe_summary, run_dataset
-from a3lab.runs import check_cache_dir, check_folder, check_outputs, open_run
+from a3lab.gan.folder import CHECKPOINT, EVAL_FILE, REPRODUCE, RUN, RUN_NAMES, describe_summary
+from a3lab.runs import check_folder, check_outputs, open_run
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -127,18 +127,13 @@ def _register_eval(actions: argparse._SubParsersAction) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from a3lab.gan.evaluate import check_test_counts, evaluate_run, format_table
-    from a3lab.gan.metrics import INCEPTION_HINT, inception_weights_path
+    from a3lab.gan.evaluate import check_eval, evaluate_run, format_table
     from a3lab.utils import resolve_device, seed_everything
 
     config = EvalConfig(**overrides(args, EvalConfig))
     run_dir = Path(args.run_dir)
-    if not run_dir.is_dir():
-        raise UserError(f"no run folder {run_dir}")
-    check_test_counts(run_dataset(run_dir), config, args.root)
-    check_eval_caches(run_dataset(run_dir), args.cache_dir)
-    if config.inception and inception_weights_path() is None:
-        print(f"a3lab: note: skipping the Inception FID: it needs {INCEPTION_HINT}")
+    for note in check_eval(run_dir, config, args.root, args.cache_dir):
+        print(f"a3lab: note: {note}")
     apply_threads(args)
     seed_everything(config.seed)
     device = str(resolve_device(args.device))
@@ -151,18 +146,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(format_table(result))
         print(f"wrote {run_dir / EVAL_FILE}")
     return 0
-
-
-def check_eval_caches(dataset: str | None, cache_dir: str | None) -> None:
-    """Before any work: the real-feature cache, and the domain CNN's when the CNN must be trained, are writable."""
-    from a3lab.classifiers import domain_cnn_path
-
-    if cache_dir is not None:
-        check_folder(cache_dir, param="cache_dir")
-    else:
-        check_cache_dir("gan-eval")
-    if dataset is not None and not domain_cnn_path(dataset).is_file():
-        check_cache_dir(domain_cnn_path(dataset).parent.name)
 
 
 def _register_reproduce(actions: argparse._SubParsersAction) -> None:

@@ -236,6 +236,29 @@ def check_test_counts(dataset: str | None, config: EvalConfig, root: str | os.Pa
             raise UserError(f"`{name}` must be <= {size} (the {dataset} test split), got {value}")
 
 
+def check_eval(
+    run_dir: Path, config: EvalConfig, root: str | os.PathLike | None, cache_dir: str | os.PathLike | None
+) -> list[str]:
+    """Before any work of `gan eval`: the run folder exists, the counts fit the test split, and the caches it
+    will write (real features; the domain CNN's when it must be trained) are writable. Returns notes to show."""
+    from a3lab.classifiers import domain_cnn_path
+    from a3lab.runs import check_cache_dir, check_folder
+
+    if not Path(run_dir).is_dir():
+        raise UserError(f"no run folder {run_dir}")
+    dataset = folder.run_dataset(run_dir)
+    check_test_counts(dataset, config, root)
+    if cache_dir is not None:
+        check_folder(cache_dir, param="cache_dir")
+    else:
+        check_cache_dir("gan-eval")
+    if dataset is not None and not domain_cnn_path(dataset).is_file():
+        check_cache_dir(domain_cnn_path(dataset).parent.name)
+    if config.inception and metrics.inception_weights_path() is None:
+        return [f"skipping the Inception FID: it needs {metrics.INCEPTION_HINT}"]
+    return []
+
+
 def percent(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f} %"
 
