@@ -53,6 +53,9 @@ def no_work(monkeypatch: pytest.MonkeyPatch) -> None:
     for module, name in ((captions, "run_captions"), (video, "run_video"), (gan, "train"), (report, "build_report")):
         monkeypatch.setattr(module, name, never)
     monkeypatch.setattr(evaluate, "evaluate_run", never)
+    import a3lab.gan.sampling as sampling
+
+    monkeypatch.setattr(sampling, "sample_to_file", never)
 
 
 @pytest.fixture
@@ -74,11 +77,12 @@ def captions_run(tmp_path: Path) -> Path:
         (["classify", "captions", "train", "--out", "{out}"], CAPTIONS),
         (["classify", "captions", "train", "--out", "{out}", "--force"], REPORT),
         (["gan", "eval", "{out}"], RUN),
+        (["gan", "sample", "{out}", "--n", "4", "--out", "{out}/grid.png"], RUN),
         (["gan", "train", "--resume", "{out}"], RUN),
         (["report", "--only", "rnn", "--out", "{out}"], REPORT),
     ],
     ids=["video twice", "captions twice", "captions --force into a running report", "gan eval beside train",
-         "gan train twice", "report twice"],
+         "gan sample into a training run", "gan train twice", "report twice"],
 )  # fmt: skip
 def test_a_held_folder_is_refused(tmp_path: Path, capsys, no_work, argv: list[str], kind) -> None:
     out = tmp_path / "run"
@@ -152,9 +156,9 @@ def test_an_unwritable_a3lab_home_is_refused_before_gan_eval_trains_anything(
 
 
 def test_browser_check_without_chromium_is_refused_before_any_section(tmp_path: Path, capsys, no_work, monkeypatch):
-    import a3lab.report as report
+    import a3lab.report.browser as browser
 
-    monkeypatch.setattr(report, "find_chromium", lambda: None)
+    monkeypatch.setattr(browser, "find_chromium", lambda: None)  # where require_chromium looks it up
     code, err = run_main(["report", "--only", "rnn", "--browser-check", "--out", tmp_path / "r"], capsys)
     assert code == 2 and "--browser-check needs chromium" in err, err
     assert not (tmp_path / "r").exists()

@@ -6,6 +6,7 @@ The flags are generated from the GAN configs (`a3lab.gan.config`); the work is `
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -111,7 +112,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
     options = SampleConfig(**overrides(args, SampleConfig))
     check_outputs({"out": args.out}, force=args.force, suffixes={"out": SAMPLE_FORMATS})
     apply_threads(args)
-    what = sample_to_file(args.run_dir, options, args.out, device=resolve_device(args.device))
+    run_dir = Path(args.run_dir)
+    inside = run_dir.resolve() in Path(args.out).resolve().parents
+    # a file written into the run folder is written beside the run: refused while a `gan train` holds it
+    with open_run(run_dir, RUN, reuse=True, exists=True, param="run_dir") if inside else contextlib.nullcontext():
+        what = sample_to_file(run_dir, options, args.out, device=resolve_device(args.device))
     print(f"wrote {options.n} images, {what}, to {args.out}")
     return 0
 
