@@ -345,6 +345,13 @@ def test_sigterm_while_the_commands_import_is_one_line_and_exit_130(monkeypatch,
         ("classify video --test-clips 100000000", "--test-clips"),
         ("classify captions train --out {out} --train-per-length 100000000", "--train-per-length"),
         ("classify captions train --out {out} --test-per-length 100000000", "--test-per-length"),
+        ("classify captions train --out {out} --batch-size 100000000", "--batch-size"),
+        ("classify video --batch-size 100000000", "--batch-size"),
+        ("classify sequences --batch-size 100000000", "--batch-size"),
+        ("classify sequences --hidden-size 100000000", "--hidden-size"),
+        ("classify sequences --eval-size 100000000", "--eval-size"),
+        ("attention train --task long-range --batch-size 100000000", "--batch-size"),
+        ("attention train --task long-range --eval-batch-size 100000000", "--eval-batch-size"),
     ],
 )
 def test_a_clip_or_strip_count_beyond_memory_is_refused_naming_the_flag(case, flag, tmp_path, capsys) -> None:

@@ -132,7 +132,7 @@ class TrainConfig(Checked):
     """what to learn"""
     steps: int = option(200, low=1)
     """optimisation steps (equal for every kind: "equal steps")"""
-    batch_size: int = option(32, low=1)
+    batch_size: int = option(32, low=1, high=4096)
     """sequences per step"""
     lr: float = option(3e-3, low=0, low_open=True)
     """peak AdamW learning rate (linear warm-up over the first 10% of steps, then cosine to 0)"""
@@ -142,7 +142,7 @@ class TrainConfig(Checked):
     """pixel tasks: train on a seeded random subset of this many images"""
     test_examples: int = option(1000, low=1)
     """test sequences to score (a seeded random subset of the test split; fresh sequences for long-range)"""
-    eval_batch_size: int = option(100, low=1)
+    eval_batch_size: int = option(100, low=1, high=4096)
     """sequences per evaluation batch"""
     length: int = option(2048, low=1)
     """long-range: sequence length"""

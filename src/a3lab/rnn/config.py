@@ -43,7 +43,7 @@ class LearnConfig(Checked):
     """Adam learning rate"""
     eval_lengths: tuple[int, ...] = option((50, 200, 1000), low=1)
     """sequence lengths to test on (never seen in training)"""
-    eval_size: int = option(2000, low=1)
+    eval_size: int = option(2000, low=1, high=1_000_000)
     """test sequences per length"""
     seed: int = option(0, low=0, high=MAX_SEED)
     """random seed"""

@@ -56,7 +56,7 @@ class CaptionConfig(Checked):
     """models: show_tell, per_position, ctc, crnn"""
     steps: int = option(1500, low=1)
     """optimisation steps per model"""
-    batch_size: int = option(32, low=1)
+    batch_size: int = option(32, low=1, high=65_536)
     """strips per step"""
     lr: float = option(2e-3, low=0, low_open=True)
     """peak AdamW learning rate (warm-up, cosine decay to 0)"""

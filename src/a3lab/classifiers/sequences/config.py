@@ -36,13 +36,13 @@ class SequenceConfig(Checked):
     """lengths to test on"""
     steps: int = option(1500, low=1)
     """optimisation steps per model (one length per batch, drawn uniformly)"""
-    batch_size: int = option(128, low=1)
+    batch_size: int = option(128, low=1, high=65_536)
     """sequences per step"""
     curriculum: float = option(0.5, low=0, high=1)
     """share of the steps over which the longest training length grows from 2 to train_max_length (0: none)"""
     lr: float = option(1e-2, low=0, low_open=True)
     """Adam learning rate (cosine decay to 0)"""
-    hidden_size: int = option(32, low=1)
+    hidden_size: int = option(32, low=1, high=4096)
     """hidden units of the GRU and LSTM"""
     cnn_channels: int = option(32, low=1)
     """channels of the 1-D CNN"""
@@ -50,11 +50,11 @@ class SequenceConfig(Checked):
     """kernel of each 1-D convolution (odd)"""
     cnn_layers: int = option(3, low=1)
     """convolutions in the 1-D CNN; receptive field 1 + layers * (kernel - 1)"""
-    mlp_hidden_size: int = option(64, low=1)
+    mlp_hidden_size: int = option(64, low=1, high=4096)
     """hidden units of the MLP"""
     max_value: int = option(100, low=1)
     """alternating task: integers drawn from [-max_value, max_value]"""
-    eval_size: int = option(1000, low=1)
+    eval_size: int = option(1000, low=1, high=100_000)
     """test sequences per length"""
     seed: int = option(0, low=0, high=MAX_SEED)
     """seeds the weights and the training and test sequences"""

@@ -67,7 +67,7 @@ class VideoConfig(Checked):
     """test clips per task and length"""
     steps: int = option(600, low=1)
     """optimisation steps per model and task"""
-    batch_size: int = option(32, low=1)
+    batch_size: int = option(32, low=1, high=65_536)
     """clips per step"""
     lr: float = option(3e-3, low=0, low_open=True)
     """peak AdamW learning rate (linear warm-up over 5% of the steps, cosine decay to 0)"""
