@@ -167,3 +167,11 @@ def measured_model(
     else:
         return None, None, "none"
     return model, sample_tokens(config, examples).to(device), source
+
+
+def measure(fields: dict, checkpoint: str | None, train_steps: int, seed: int, device: torch.device) -> dict:
+    """`linformer_error` with `LinformerErrorConfig(**fields)` on random inputs and on the measured model's
+    first-layer q, k, v (`measured_model`), at that model's length; the result names the model's source."""
+    model, tokens, source = measured_model(checkpoint, train_steps, fields.get("examples"), seed, device)
+    seq_len = model.config.tokens if model is not None else LinformerErrorConfig.seq_len
+    return {**linformer_error(LinformerErrorConfig(**fields, seq_len=seq_len), model, tokens), "model": source}

@@ -165,7 +165,7 @@ def _parse_ks(text: str) -> tuple[int, ...]:
 
 def cmd_linformer_error(args: argparse.Namespace) -> int:
     from a3lab.attention.experiment import plot_linformer_error
-    from a3lab.attention.linformer_error import format_error_table, linformer_error, measured_model
+    from a3lab.attention.linformer_error import format_error_table, measure
     from a3lab.utils import resolve_device, seed_everything, write_json
 
     ks = _parse_ks(args.ks)
@@ -174,9 +174,7 @@ def cmd_linformer_error(args: argparse.Namespace) -> int:
     seed_everything(args.seed)
     device = resolve_device(args.device)
     given = {**overrides(args, LinformerErrorConfig), "ks": ks}
-    model, tokens, source = measured_model(args.checkpoint, args.train_steps, given.get("examples"), args.seed, device)
-    seq_len = model.config.tokens if model is not None else LinformerErrorConfig.seq_len
-    result = {**linformer_error(LinformerErrorConfig(**given, seq_len=seq_len), model, tokens), "model": source}
+    result = measure(given, args.checkpoint, args.train_steps, args.seed, device)
     print(format_error_table(result))
     if args.plot:
         print(f"wrote {plot_linformer_error(result, Path(args.plot))}")

@@ -62,10 +62,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from a3lab.utils import resolve_device, seed_everything
 
     if args.list:
-        for s in report.SECTIONS:
-            print(f"section {s.name:<16} {s.title}  ({s.run.__module__}.{s.run.__name__})")
-        for c in report.CLAIMS:
-            print(f"claim {c.number}: {c.claim}  [sections: {', '.join(c.sections)}]")
+        print(report.listing())
         return 0
     device = str(resolve_device(args.device))
     apply_threads(args)

@@ -65,6 +65,7 @@ _HOMES = {
     "require_chromium": "browser",
     "check_page": "browser",
     "print_summary": "build",
+    "listing": "build",
 }
 
 __all__ = [

@@ -21,7 +21,7 @@ from a3lab.report.run import run_sections, section_key
 from a3lab.section import Section
 from a3lab.utils import atomic_write_text, write_json
 
-__all__ = ["build_report", "print_summary", "render", "without_timings"]
+__all__ = ["build_report", "listing", "print_summary", "render", "without_timings"]
 
 
 def render(
@@ -144,6 +144,13 @@ def build_report(
     records = {s.name: records[s.name] for s in sections if s.name in records}  # the sections' order
     verdicts = render(records, _meta(preset, device, seed, threads, jobs), out_dir, sections)
     return verdicts, records
+
+
+def listing() -> str:
+    """Every section (with the function that runs it) and every claim (with the sections it reads)."""
+    sections = [f"section {s.name:<16} {s.title}  ({s.run.__module__}.{s.run.__name__})" for s in report.SECTIONS]
+    claims = [f"claim {c.number}: {c.claim}  [sections: {', '.join(c.sections)}]" for c in CLAIMS]
+    return "\n".join(sections + claims)
 
 
 def print_summary(out: str | Path, verdicts: list[Verdict], records: dict[str, dict]) -> bool:
