@@ -124,3 +124,15 @@ def test_section_imports_no_torch() -> None:
     code = "import sys, a3lab.section; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def _runs_a_lazily_served_name():
+    from a3lab.classifiers.sequences import section_experiment
+
+    return section_experiment
+
+
+def test_a_name_a_package_serves_on_first_use_brings_its_module_into_the_closure() -> None:
+    closure = import_closure(_runs_a_lazily_served_name)
+    assert "a3lab.classifiers.sequences.experiment" in closure, "the module behind a lazy name must be hashed"
+    assert "a3lab.classifiers.sequences.models" in closure  # and what that module imports in turn

@@ -103,12 +103,39 @@ def _imports(tree: ast.AST, module: str, is_package: bool) -> set[str]:
                 parts = package.split(".")
                 base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
             names = [base] + [f"{base}.{a.name}" for a in node.names]
+            names += [f"{base}.{home}" for a in node.names if (home := lazy_homes(base).get(a.name))]
         else:
             continue
         for name in names:
             if name == PACKAGE or name.startswith(PACKAGE + "."):
                 found.update(_with_parents(name))
     return {n for n in found if _is_module(n)}
+
+
+def lazy_homes(package: str) -> dict[str, str]:
+    """{name: submodule} of a package that serves its names on first use (a module `__getattr__`), read from
+    the string literals of its `__init__.py`: `{"name": "module"}` or `{"module": ("name", ...)}`. Importing
+    such a name runs that submodule, so the closure must follow it although no import statement names it."""
+    path = _module_file(package)
+    if path is None or path.name != "__init__.py":
+        return {}
+    return dict(_parsed_homes(path, path.stat().st_mtime_ns))
+
+
+@functools.cache
+def _parsed_homes(path: Path, mtime_ns: int) -> tuple[tuple[str, str], ...]:
+    homes: list[tuple[str, str]] = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.Dict):
+            continue
+        for key, value in zip(node.keys, node.values):
+            if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
+                continue
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                homes.append((key.value, value.value))
+            elif isinstance(value, (ast.Tuple, ast.List)):
+                homes += [(e.value, key.value) for e in value.elts if isinstance(e, ast.Constant)]
+    return tuple(homes)
 
 
 def _with_parents(name: str) -> list[str]:
