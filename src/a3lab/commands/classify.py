@@ -19,8 +19,7 @@ from a3lab.classifiers.video.config import VideoConfig
 from a3lab.commands import Distinct, apply_threads, float_range, positive_int, seed_value, subcommand
 from a3lab.commands.flags import add_flags, overrides, shown
 from a3lab.config import field_info, from_preset, presets_of
-from a3lab.errors import UserError
-from a3lab.runs import check_cache_dir, check_outputs, open_run
+from a3lab.runs import open_run
 
 Actions = argparse._SubParsersAction
 WORDS = {"tasks": "--tasks", "models": "--models"}
@@ -118,26 +117,11 @@ def _run_experiment(name: str, config_class: type, args: argparse.Namespace) -> 
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from a3lab.classifiers import domain_cnn_path, format_table, save_run, summarise, train_classifier
+    from a3lab.classifiers.experiment_folder import train_into
 
+    apply_threads(args)
     config = TrainConfig(**overrides(args, TrainConfig))
-    if args.install and config.model != "cnn":
-        raise UserError(f"`install` needs `model` cnn (the GAN metrics' feature extractor), got {config.model}")
-    stem = Path(args.out) / f"{config.dataset}-{config.model}-seed{config.seed}"
-    installed = domain_cnn_path(config.dataset)
-    stems = (stem, installed.with_suffix("")) if args.install else (stem,)
-    if args.install:
-        check_cache_dir(installed.parent.name)
-    files = [("out", s.with_name(s.name + ext)) for s in stems for ext in (".safetensors", ".json")]
-    with open_run(args.out, CLASSIFY, reuse=True):
-        check_outputs(files, force=args.force)
-        apply_threads(args)
-        model, results = train_classifier(config, device=args.device)
-        weights, record = save_run(model, results, stem)
-        print(format_table(summarise([results])), f"wrote {weights} and {record}", sep="\n")
-        if args.install:
-            save_run(model, results, installed.with_suffix(""))
-            print(f"installed as the {config.dataset} domain CNN: {installed}")
+    train_into(config, args.out, install=args.install, force=args.force, device=args.device)
     return 0
 
 

@@ -11,13 +11,12 @@ import json
 import os
 from pathlib import Path
 
-from a3lab.catalog import DATASETS
 from a3lab.commands import apply_threads, positive_float, subcommand, word_list
 from a3lab.commands.flags import add_flags, field_type, overrides
 from a3lab.errors import UserError, WriteError
 from a3lab.gan.config import PRESETS, EvalConfig, GANConfig, Preset, SampleConfig, get_preset
 from a3lab.gan.folder import CHECKPOINT, EVAL_FILE, REPRODUCE, RUN, RUN_NAMES, describe_summary
-from a3lab.runs import check_folder, check_outputs, open_run
+from a3lab.runs import check_outputs, open_run
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,10 +50,7 @@ def _register_train(actions: argparse._SubParsersAction) -> None:
 
 def config_from_args(args: argparse.Namespace) -> GANConfig:
     """The GANConfig a fresh `gan train` asks for (flags not given keep the config's defaults)."""
-    given = overrides(args, GANConfig)
-    beta1, beta2 = GANConfig().betas
-    betas = (beta1 if args.beta1 is None else args.beta1, beta2 if args.beta2 is None else args.beta2)
-    return GANConfig(**given, betas=betas)
+    return GANConfig.given(overrides(args, GANConfig), args.beta1, args.beta2)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -187,17 +183,13 @@ def reproduce_preset(args: argparse.Namespace) -> Preset:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from a3lab.gan.evaluate import check_test_counts
-    from a3lab.gan.reproduce import comparison_markdown, reproduce
+    from a3lab.gan.reproduce import check_inputs, comparison_markdown, reproduce
     from a3lab.utils import resolve_device
 
     apply_threads(args)
     device = str(resolve_device(args.device))
     preset = reproduce_preset(args)
-    for dataset in DATASETS:
-        check_test_counts(dataset, preset.eval)
-    if args.cache_dir is not None:
-        check_folder(args.cache_dir, param="cache_dir")
+    check_inputs(preset, args.cache_dir)
     with open_run(args.out, REPRODUCE, resume=args.resume, force=args.force, keep_on_failure=("comparison.json",)):
         summary = reproduce(
             preset,

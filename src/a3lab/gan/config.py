@@ -117,6 +117,12 @@ class GANConfig(Checked):
     def num_classes(self) -> int:
         return NUM_CLASSES
 
+    @classmethod
+    def given(cls, fields: dict[str, Any], beta1: float | None = None, beta2: float | None = None) -> GANConfig:
+        """The config a fresh run asks for: `fields`, and each Adam beta given apart (None keeps the default)."""
+        default1, default2 = cls().betas
+        return cls(**fields, betas=(default1 if beta1 is None else beta1, default2 if beta2 is None else beta2))
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types (betas as a list)."""
         return cfg.to_dict(self)

@@ -18,7 +18,20 @@ from a3lab.gan.folder import run_name
 from a3lab.section import Budget, budget
 from a3lab.utils import atomic_copy, atomic_write_text, progress, write_json
 
-__all__ = ["PRESETS", "Preset", "comparison_markdown", "get_preset", "reproduce", "section_experiment"]
+__all__ = ["PRESETS", "Preset", "check_inputs", "comparison_markdown", "get_preset", "reproduce", "section_experiment"]
+
+
+def check_inputs(preset: Preset, cache_dir: str | os.PathLike | None) -> None:
+    """Before any work of `gan reproduce`: the preset's counts fit each data set's test split, and a given
+    real-feature cache folder is usable."""
+    from a3lab.catalog import DATASETS
+    from a3lab.gan.evaluate import check_test_counts
+    from a3lab.runs import check_folder
+
+    for dataset in DATASETS:
+        check_test_counts(dataset, preset.eval)
+    if cache_dir is not None:
+        check_folder(cache_dir, param="cache_dir")
 
 
 def reproduce(
