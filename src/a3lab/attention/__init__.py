@@ -35,8 +35,7 @@ keys through the log-sum-exp of two partial softmaxes. The "flex" backend is
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from a3lab.lazy import served
 
 _HOMES = {
     "causal_band_attention": "causal_band",
@@ -61,15 +60,4 @@ _HOMES = {
 }
 
 __all__ = sorted(_HOMES)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module 'a3lab.attention' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"a3lab.attention.{_HOMES[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_HOMES})
+__getattr__, __dir__ = served(__name__, _HOMES)

@@ -3,24 +3,14 @@ names is first read, so that importing a package's torch-free parts (its configs
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from a3lab.lazy import served
+
 
 def lazy_exports(package: str, modules: Mapping[str, tuple[str, ...]]) -> tuple[Callable[[str], Any], list[str]]:
-    """A module `__getattr__` for `package` serving each name from its module (relative to the package), and
-    the sorted public names for `__all__`. A submodule's own name imports it."""
+    """A module `__getattr__` for `package` serving each name from its module (`a3lab.lazy.served`), and the
+    sorted public names for `__all__`; `modules` maps each submodule to the names it serves."""
     where = {name: module for module, names in modules.items() for name in names}
-
-    def __getattr__(name: str) -> Any:
-        if name in where:
-            return getattr(importlib.import_module(f"{package}.{where[name]}"), name)
-        try:
-            return importlib.import_module(f"{package}.{name}")
-        except ModuleNotFoundError as e:
-            if e.name != f"{package}.{name}":
-                raise
-        raise AttributeError(f"module {package!r} has no attribute {name!r}")
-
-    return __getattr__, sorted(where)
+    return served(package, where)[0], sorted(where)

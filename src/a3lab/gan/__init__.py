@@ -16,8 +16,7 @@ The names load on first use, so the configs (and the report's section) are read 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from a3lab.lazy import served
 
 _HOMES = {
     "GANConfig": "config",
@@ -39,15 +38,4 @@ _HOMES = {
 }
 
 __all__ = sorted(_HOMES)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module 'a3lab.gan' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"a3lab.gan.{_HOMES[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_HOMES})
+__getattr__, __dir__ = served(__name__, _HOMES)

@@ -14,15 +14,14 @@ Each section's record also keeps the conditions it ran under: device, intra-op t
 
 from __future__ import annotations
 
-import importlib
 import os
-from typing import Any
 
 from a3lab.attention.section import COST, TASKS
 from a3lab.classifiers.captions.section import CAPTIONS
 from a3lab.classifiers.section import IMAGES, SEQUENCES
 from a3lab.classifiers.video.section import VIDEO
 from a3lab.gan.section import GAN
+from a3lab.lazy import served
 from a3lab.rnn.section import RNN
 from a3lab.runs import Kind
 from a3lab.section import Section
@@ -93,7 +92,4 @@ def quiet_waiting_threads() -> None:
         os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
 
-def __getattr__(name: str) -> Any:
-    if name in _HOMES:
-        return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = served(__name__, _HOMES)
